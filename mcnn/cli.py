@@ -1,0 +1,44 @@
+"""`python -m mcnn <step> ...`: one sub-command per module in `mcnn.steps`.
+
+A step module `mcnn/steps/<name>.py` defines `add_arguments(parser)` and `main(args)`; its
+sub-command is `<name>` with underscores written as dashes (`motion_segment` -> `motion-segment`).
+Modules are imported only when their step runs, so a step's heavy imports never slow another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+
+import mcnn.steps
+
+
+def _step_modules() -> dict[str, str]:
+    return {
+        info.name.replace("_", "-"): f"mcnn.steps.{info.name}"
+        for info in pkgutil.iter_modules(mcnn.steps.__path__)
+        if not info.name.startswith("_")
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    steps = _step_modules()
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in steps:
+        known = "\n  ".join(sorted(steps))
+        msg = f"usage: python -m mcnn <step> [options]\n\nsteps:\n  {known}\n"
+        if argv and argv[0] not in ("-h", "--help"):
+            sys.exit(f"mcnn: unknown step {argv[0]!r}\n\n{msg}")
+        print(msg)
+        return
+    module = importlib.import_module(steps[argv[0]])
+    parser = argparse.ArgumentParser(prog=f"mcnn {argv[0]}", description=module.__doc__)
+    module.add_arguments(parser)
+    args = parser.parse_args(argv[1:])
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    module.main(args)

@@ -1,0 +1,1 @@
+"""Library core shared by the pipeline steps."""

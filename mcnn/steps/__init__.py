@@ -1,0 +1,1 @@
+"""Pipeline steps: each module is one `python -m mcnn <step>` sub-command (see mcnn.cli)."""
