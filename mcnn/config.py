@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft202012Validator, validators
 from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 SCHEMA_PATH = SCHEMA_DIR / "config.schema.yaml"
@@ -41,7 +42,11 @@ _DefaultFillingValidator = _with_defaults(Draft202012Validator)
 def _registry() -> Registry:
     def retrieve(uri: str) -> Resource:
         path = SCHEMA_DIR / Path(uri.removeprefix("file://")).name
-        return Resource.from_contents(yaml.safe_load(path.read_text()))
+        contents = yaml.safe_load(path.read_text())
+        # A section file's own `$schema` would make jsonschema validate it with the plain
+        # Draft 2020-12 validator, which fills no defaults: resolve it as part of the root schema.
+        contents.pop("$schema", None)
+        return Resource(contents=contents, specification=DRAFT202012)
 
     return Registry(retrieve=retrieve)
 

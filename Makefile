@@ -1,0 +1,32 @@
+# The README's two commands: `make demo` (set up, run the pipeline on the demo world) and
+# `make test` (set up, run the test suite). Both create .venv and install from pyproject.toml.
+VENV ?= .venv
+CORES ?= 2
+PYTHON ?= python3
+# Rules call `python -m mcnn ...`: put the venv first on PATH for Snakemake's shell commands.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: install demo test lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	snakemake --cores $(CORES)
+
+test: install
+	pytest -q
+
+lint: install
+	ruff check mcnn tests benchmarks
+	ruff format --check mcnn tests benchmarks
+	snakefmt --check workflow/Snakefile rules
+	snakemake --lint
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,41 @@
+# Data: the procedural demo world and the ingest of every dataset into a shot index.
+
+
+rule demo_world:
+    output:
+        directory(config["demo_world"]["root"]),
+    params:
+        settings=as_json(config["demo_world"]),
+    log:
+        f"{LOGS}/demo_world.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        ENV
+    shell:
+        "python -m mcnn demo-world --params {params.settings:q} --output {output} > {log} 2>&1"
+
+
+checkpoint ingest:
+    input:
+        demo_world_input,
+    output:
+        shots=f"{RESULTS}/index/{{dataset}}.shots.csv",
+        boxes=f"{RESULTS}/index/{{dataset}}.boxes.csv",
+    params:
+        settings=lambda w: as_json(dataset_config(w.dataset)),
+        classes=as_json(config["classes"]),
+    log:
+        f"{LOGS}/ingest/{{dataset}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        ENV
+    shell:
+        "python -m mcnn ingest --name {wildcards.dataset} --params {params.settings:q}"
+        " --classes {params.classes:q} --shots {output.shots} --boxes {output.boxes}"
+        " > {log} 2>&1"

@@ -1,0 +1,91 @@
+# Motion: FST per video, shot pruning, sampling of training frames, J/F of the motion stage.
+
+
+def motion_files(wildcards):
+    return [
+        f"{RESULTS}/motion/{wildcards.dataset}/{video}.h5"
+        for video in video_ids(wildcards.dataset)
+    ]
+
+
+rule motion_segment:
+    input:
+        index=f"{RESULTS}/index/{{dataset}}.shots.csv",
+    output:
+        f"{RESULTS}/motion/{{dataset}}/{{video}}.h5",
+    params:
+        settings=as_json(config["motion"]),
+    log:
+        f"{LOGS}/motion/{{dataset}}/{{video}}.log",
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=120,
+    conda:
+        ENV
+    shell:
+        "python -m mcnn motion-segment --index {input.index} --video {wildcards.video}"
+        " --params {params.settings:q} --output {output} > {log} 2>&1"
+
+
+rule prune_shots:
+    input:
+        motion=motion_files,
+    output:
+        f"{RESULTS}/shots/{{dataset}}.pruned.csv",
+    params:
+        settings=as_json(config["shots"]["prune"]),
+    log:
+        f"{LOGS}/prune/{{dataset}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        ENV
+    shell:
+        "python -m mcnn prune-shots --motion {input.motion} --params {params.settings:q}"
+        " --output {output} > {log} 2>&1"
+
+
+rule sample_frames:
+    input:
+        index=f"{RESULTS}/index/{{dataset}}.shots.csv",
+        pruned=f"{RESULTS}/shots/{{dataset}}.pruned.csv",
+        motion=motion_files,
+    output:
+        f"{RESULTS}/samples/{{dataset}}.h5",
+    params:
+        settings=as_json(config["shots"]["sample"]),
+        motion_dir=f"{RESULTS}/motion/{{dataset}}",
+    log:
+        f"{LOGS}/sample/{{dataset}}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        ENV
+    shell:
+        "python -m mcnn sample-frames --index {input.index} --pruned {input.pruned}"
+        " --motion-dir {params.motion_dir} --params {params.settings:q} --output {output}"
+        " > {log} 2>&1"
+
+
+rule evaluate_motion:
+    input:
+        index=f"{RESULTS}/index/{{dataset}}.shots.csv",
+        motion=motion_files,
+    output:
+        table=f"{RESULTS}/eval/motion/{{dataset}}.csv",
+    log:
+        f"{LOGS}/eval_motion/{{dataset}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        ENV
+    shell:
+        "python -m mcnn evaluate-motion --index {input.index} --motion {input.motion}"
+        " --output {output.table} > {log} 2>&1"

@@ -1,0 +1,104 @@
+"""Raw video files: shot detection, frame decoding by index, and the `ingest` step end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import shared_dataset
+from test_datasets_config import dataset_entry
+
+from mcnn import cli
+from mcnn.classes import YTO_CLASSES
+from mcnn.core.io import DataError
+from mcnn.datasets import build_index, read_boxes, read_shots
+from mcnn.datasets.frames import read_frames
+
+CLASSES = list(YTO_CLASSES)
+RED, BLUE = (200, 30, 30), (20, 40, 220)  # RGB
+
+
+def write_two_shot_video(path: Path, frames_per_shot: int = 20) -> None:
+    """A video whose first half is a red scene and second half a blue one (one cut)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (32, 24))
+    yy, xx = np.mgrid[0:24, 0:32]
+    for colour in (RED, BLUE):
+        for t in range(frames_per_shot):
+            frame = np.empty((24, 32, 3), np.uint8)
+            frame[:] = colour[::-1]  # BGR
+            frame[(xx - t) % 16 < 4] //= 2  # moving stripes: content changes a little
+            writer.write(frame)
+    writer.release()
+
+
+def test_two_shots_detected_and_decoded_by_index(tmp_path):
+    write_two_shot_video(tmp_path / "clips" / "toy car.avi")
+    (tmp_path / "labels.csv").write_text("file,label\nclips/toy car.avi,car\n")
+    shots = build_index("vf", dataset_entry("video_files", tmp_path), CLASSES).shots
+    assert shots["shot_id"].tolist() == ["clips_toy_car_s000", "clips_toy_car_s001"]
+    assert shots[["first_frame", "last_frame"]].values.tolist() == [[0, 19], [20, 39]]
+    assert (shots["labels"] == "car").all() and (shots["source"] == "video").all()
+    assert shots[["width", "height"]].iloc[0].tolist() == [32, 24]
+    numbers, frames = read_frames(shots.iloc[1], [20, 39])
+    assert numbers.tolist() == [20, 39]
+    first = frames[0].reshape(-1, 3).max(axis=0)
+    np.testing.assert_allclose(first, BLUE, atol=12)
+    with pytest.raises(DataError, match=r"clips_toy_car_s000: frame 20 is outside the shot"):
+        read_frames(shots.iloc[0], [20])
+
+
+def test_threshold_setting_controls_cuts(tmp_path):
+    write_two_shot_video(tmp_path / "a.avi")
+    entry = dataset_entry("video_files", tmp_path, labels_file="", shot_threshold=255.0)
+    assert len(build_index("vf", entry, CLASSES).shots) == 1
+
+
+def test_real_mp4_is_one_shot_of_100_frames():
+    root = shared_dataset("fbms_bear01")
+    shots = build_index("fbms", dataset_entry("video_files", root, labels_file=""), CLASSES).shots
+    assert shots[["first_frame", "last_frame", "width", "height"]].values.tolist() == [
+        [0, 99, 960, 540]
+    ]
+    _, frames = read_frames(shots.iloc[0], [99])
+    assert frames[0].shape == (540, 960, 3)
+
+
+def test_tag_file_errors(tmp_path):
+    write_two_shot_video(tmp_path / "a.avi", frames_per_shot=2)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,label\nb.avi,car\n")
+    with pytest.raises(DataError, match=r"labels\.csv: lists 'b\.avi', which is not a video"):
+        build_index("vf", dataset_entry("video_files", tmp_path), CLASSES)
+    labels.write_text("file,label\n")
+    with pytest.raises(DataError, match=r"labels\.csv: no row for video file 'a\.avi'"):
+        build_index("vf", dataset_entry("video_files", tmp_path), CLASSES)
+    labels.write_text("file,label\na.avi,zebra\n")
+    with pytest.raises(DataError, match=r"labels\.csv: label 'zebra' is not in classes"):
+        build_index("vf", dataset_entry("video_files", tmp_path), CLASSES)
+
+
+def test_corrupt_video_file(tmp_path):
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    with pytest.raises(DataError, match=r"broken\.mp4: video cannot be opened"):
+        build_index("vf", dataset_entry("video_files", tmp_path, labels_file=""), CLASSES)
+
+
+def test_ingest_step_writes_both_tables(tmp_path):
+    write_two_shot_video(tmp_path / "data" / "a.avi")
+    (tmp_path / "data" / "labels.csv").write_text("file,label\na.avi,none\n")
+    raw_entry = {"kind": "video_files", "root": str(tmp_path / "data")}  # defaults filled inside
+    shots_csv, boxes_csv = tmp_path / "index" / "v.shots.csv", tmp_path / "index" / "v.boxes.csv"
+    cli.main([
+        "ingest", "--name", "v", "--params", json.dumps(raw_entry),
+        "--classes", json.dumps(CLASSES), "--shots", str(shots_csv), "--boxes", str(boxes_csv),
+    ])  # fmt: skip
+    shots = read_shots(shots_csv)
+    expected = build_index("v", dataset_entry("video_files", tmp_path / "data"), CLASSES).shots
+    assert shots.equals(expected)
+    assert shots["labels"].tolist() == ["", ""] and shots["dataset"].tolist() == ["v", "v"]
+    assert read_boxes(boxes_csv).empty
+    assert sorted(p.name for p in shots_csv.parent.iterdir()) == ["v.boxes.csv", "v.shots.csv"]
