@@ -1,0 +1,93 @@
+"""Terms of the M-CNN labelling energy (paper eq. 2-3) on the 8-neighbour pixel grid.
+
+Edges are stored per direction: `weights[d, y, x]` is the Potts weight of the pair
+((y, x), (y + dy, x + dx)) for `(dy, dx) = OFFSETS[d]`, zero where the neighbour is outside the
+frame. The four directions cover every undirected 8-neighbour pair exactly once.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+def edge_slices(offset: tuple[int, int], shape: tuple[int, int]) -> tuple[tuple, tuple]:
+    """Index pairs (src, dst) so that `a[src]` and `a[dst]` are the two ends of every edge."""
+    dy, dx = offset
+    height, width = shape
+    rows_src, rows_dst = slice(0, height - dy), slice(dy, height)
+    if dx >= 0:
+        cols_src, cols_dst = slice(0, width - dx), slice(dx, width)
+    else:
+        cols_src, cols_dst = slice(-dx, width), slice(0, width + dx)
+    return (rows_src, cols_src), (rows_dst, cols_dst)
+
+
+def boundary_band(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Pixels within `radius` of the motion segment's boundary (bool (H, W)).
+
+    An empty or full mask has no boundary, hence no band; the frame border is not a boundary.
+    """
+    mask = np.asarray(mask, np.uint8)
+    if radius <= 0:
+        return np.zeros(mask.shape, bool)
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask, disk) != cv2.erode(mask, disk)
+
+
+def band_radius(shape: tuple[int, int], cfg: dict) -> int:
+    """The band half-width in pixels for a frame of this size."""
+    if cfg["band_width"] <= 0:
+        return 0
+    return max(1, round(cfg["band_width"] * min(shape)))
+
+
+def pairwise_weights(colours: np.ndarray, band: np.ndarray, cfg: dict) -> np.ndarray:
+    """Eq. (3) weights lambda (1 - Delta) exp(-gamma ||z_i - z_j||^2) / dist, (4, H, W).
+
+    `colours` float (H, W, 3) in [0, 1]; `band` bool (H, W), Delta(i, j) = band_i & band_j.
+    """
+    shape = colours.shape[:2]
+    slices = [edge_slices(offset, shape) for offset in OFFSETS]
+    sq_diffs = [((colours[src] - colours[dst]) ** 2).sum(-1) for src, dst in slices]
+    gamma = cfg["gamma"]
+    if cfg["contrast_mode"] == "adaptive":
+        mean_sq = sum(float(d.sum()) for d in sq_diffs) / max(sum(d.size for d in sq_diffs), 1)
+        # A frame of one colour has no contrast to normalise: every pair then weighs lambda.
+        gamma = gamma / mean_sq if mean_sq > 0 else 0.0
+    weights = np.zeros((len(OFFSETS), *shape))
+    for d, ((src, dst), sq, offset) in enumerate(zip(slices, sq_diffs, OFFSETS, strict=True)):
+        relaxed = band[src] & band[dst]
+        weights[d][src] = (
+            cfg["pairwise_weight"] * np.exp(-gamma * sq) / np.hypot(*offset) * ~relaxed
+        )
+    return weights
+
+
+def network_costs(probs: np.ndarray, floor: float) -> np.ndarray:
+    """-log p with p clipped to `floor`, so that a probability of exactly 0 stays finite."""
+    return -np.log(np.maximum(np.asarray(probs, np.float64), floor))
+
+
+def unary_costs(
+    colour_nll: np.ndarray, probs: np.ndarray, label_set, alpha: float, floor: float
+) -> np.ndarray:
+    """psi^m + alpha psi^fc for each label of `label_set` (label values, 0 first): (L, H, W).
+
+    `colour_nll` (2, H, W): background and foreground GMM negative log-likelihoods; every
+    object label shares the foreground colour model and differs by its network score.
+    """
+    fc = network_costs(probs[list(label_set)], floor)
+    colour = np.where(np.asarray(label_set)[:, None, None] == 0, colour_nll[0], colour_nll[1])
+    return colour + alpha * fc
+
+
+def energy(labels: np.ndarray, unary: np.ndarray, weights: np.ndarray) -> float:
+    """E(x) of eq. (2) for one frame; `labels` are indices into the unary's first axis."""
+    total = float(np.take_along_axis(unary, labels[None], 0).sum())
+    for d, offset in enumerate(OFFSETS):
+        src, dst = edge_slices(offset, labels.shape)
+        total += float(weights[d][src][labels[src] != labels[dst]].sum())
+    return total
