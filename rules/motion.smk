@@ -78,6 +78,7 @@ rule evaluate_motion:
         motion=motion_files,
     output:
         table=f"{RESULTS}/eval/motion/{{dataset}}.csv",
+        summary=f"{RESULTS}/eval/motion/{{dataset}}.json",
     log:
         f"{LOGS}/eval_motion/{{dataset}}.log",
     threads: 1
@@ -88,4 +89,4 @@ rule evaluate_motion:
         ENV
     shell:
         "python -m mcnn evaluate-motion --index {input.index} --motion {input.motion}"
-        " --output {output.table} > {log} 2>&1"
+        " --output {output.table} --summary {output.summary} > {log} 2>&1"

@@ -1,0 +1,1 @@
+"""Shots after motion segmentation: pruning, frame sampling and the training-sample store."""
