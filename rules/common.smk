@@ -43,6 +43,12 @@ def dataset_config(name):
     return config["datasets"][name]
 
 
+_unknown = set(config["demo_world"]["classes"]) - set(config["classes"])
+if _unknown:
+    raise ValueError(
+        f"config key 'demo_world.classes': {sorted(_unknown)} not in 'classes' {config['classes']}"
+    )
+
 for _role in ("video_datasets", "image_datasets"):
     for _name in config[_role]:
         dataset_config(_name)

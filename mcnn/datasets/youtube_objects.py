@@ -18,6 +18,7 @@ shot ends where the next starts): overlapping shots are trimmed so every frame h
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,19 @@ log = logging.getLogger(__name__)
 BOX_FILES = (("train", "bb_gtTraining"), ("test", "bb_gtTest"))
 FRAME_PATTERN = "{frame:08d}.jpg"
 MASK_PATTERN = "{frame:08d}.png"
+#: MAT-file header text (116 bytes; readers use only the version bytes after it).
+MAT_HEADER = b"MATLAB 5.0 MAT-file, Platform: posix, written by mcnn"
+MAT_HEADER_TEXT_BYTES = 116
+
+
+def _save_mat(path: str | Path, variables: dict) -> None:
+    """`scipy.io.savemat` with a fixed header: scipy stamps the time into the header text, which
+    would make the same data give different bytes on every run."""
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, variables)
+    data = buffer.getvalue()
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(MAT_HEADER.ljust(MAT_HEADER_TEXT_BYTES) + data[MAT_HEADER_TEXT_BYTES:])
 
 
 def write_ranges_mat(path: str | Path, ranges: np.ndarray) -> None:
@@ -51,8 +65,7 @@ def write_ranges_mat(path: str | Path, ranges: np.ndarray) -> None:
     ranges = np.asarray(ranges)
     if ranges.ndim != 2 or ranges.shape[0] != 3:
         raise ValueError(f"ranges must have shape (3, S), got {ranges.shape}")
-    with atomic_path(path) as tmp:
-        scipy.io.savemat(tmp, {"ranges": ranges.astype(np.float64)})
+    _save_mat(path, {"ranges": ranges.astype(np.float64)})
 
 
 def write_boxes_mat(path: str | Path, entries: Sequence[tuple[str, np.ndarray]]) -> None:
@@ -65,8 +78,7 @@ def write_boxes_mat(path: str | Path, entries: Sequence[tuple[str, np.ndarray]])
     for i, (frame_id, boxes) in enumerate(entries):
         struct[0, i]["im"] = str(frame_id)
         struct[0, i]["boxes"] = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    with atomic_path(path) as tmp:
-        scipy.io.savemat(tmp, {variable: struct})
+    _save_mat(path, {variable: struct})
 
 
 def _box_variable(path: Path) -> str:
