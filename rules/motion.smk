@@ -15,6 +15,7 @@ rule motion_segment:
         f"{RESULTS}/motion/{{dataset}}/{{video}}.h5",
     params:
         settings=as_json(config["motion"]),
+        seed=config["seed"],
     log:
         f"{LOGS}/motion/{{dataset}}/{{video}}.log",
     threads: 1
@@ -25,7 +26,7 @@ rule motion_segment:
         ENV
     shell:
         "python -m mcnn motion-segment --index {input.index} --video {wildcards.video}"
-        " --params {params.settings:q} --output {output} > {log} 2>&1"
+        " --params {params.settings:q} --seed {params.seed} --output {output} > {log} 2>&1"
 
 
 rule prune_shots:

@@ -1,0 +1,1 @@
+"""Motion segmentation: optical flow, motion boundaries, inside-outside maps and FST."""

@@ -1,0 +1,74 @@
+"""Dense optical flow between consecutive frames (OpenCV DIS by default, Farneback as an option).
+
+Sign convention (OpenCV's): `flow[y, x] = (dx, dy)` says that the pixel at (x, y) of the first
+frame moves to (x + dx, y + dy) in the second, i.e. first(x, y) ~ second(x + dx, y + dy).
+For a shot of T frames, `forward[t]` maps frame t to t+1 and `backward[t]` maps frame t+1 to t.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+def resize_to_max_side(frame: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink `frame` so its longer side is `max_side` (never enlarges); area interpolation."""
+    h, w = frame.shape[:2]
+    factor = max_side / max(h, w)
+    if factor >= 1:
+        return frame
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+class FlowEstimator:
+    """Computes flow between RGB uint8 frames with the settings of `config["motion"]["flow"]`."""
+
+    def __init__(self, cfg: dict):
+        self.method = cfg["method"]
+        self.farneback = cfg["farneback"]
+        if self.method == "dis":
+            self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[cfg["dis_preset"]])
+
+    def __call__(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """(H, W, 2) float32 flow from `first` to `second` (RGB uint8 of the same size)."""
+        a = cv2.cvtColor(first, cv2.COLOR_RGB2GRAY)
+        b = cv2.cvtColor(second, cv2.COLOR_RGB2GRAY)
+        if self.method == "dis":
+            return self._dis.calc(a, b, None)
+        fb = self.farneback
+        return cv2.calcOpticalFlowFarneback(
+            a,
+            b,
+            None,
+            fb["pyr_scale"],
+            fb["levels"],
+            fb["winsize"],
+            fb["iterations"],
+            fb["poly_n"],
+            fb["poly_sigma"],
+            0,
+        )
+
+
+def shot_flows(frames: list[np.ndarray], cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Forward and backward flow of a shot: two (T-1, H, W, 2) float32 arrays."""
+    estimate = FlowEstimator(cfg)
+    forward = np.stack([estimate(a, b) for a, b in zip(frames[:-1], frames[1:], strict=True)])
+    backward = np.stack([estimate(b, a) for a, b in zip(frames[:-1], frames[1:], strict=True)])
+    return forward, backward
+
+
+def warp_coordinates(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer (row, col) each pixel lands on when moved by `flow`, clipped to the image."""
+    h, w = flow.shape[:2]
+    rows, cols = np.mgrid[0:h, 0:w]
+    target_cols = np.clip(np.rint(cols + flow[..., 0]), 0, w - 1).astype(np.intp)
+    target_rows = np.clip(np.rint(rows + flow[..., 1]), 0, h - 1).astype(np.intp)
+    return target_rows, target_cols

@@ -1,0 +1,216 @@
+"""FST video segmentation ("Fast object segmentation in unconstrained video", Papazoglou &
+Ferrari, ICCV 2013), the motion segments of M-CNN.
+
+Per shot: optical flow -> motion boundaries -> inside-outside maps (a rough, per-frame guess of
+what moves differently from its surroundings) -> SLIC superpixels -> a location prior carried
+forward and backward along the flow -> foreground/background colour GMMs -> min-cut on the
+spatio-temporal superpixel graph, re-fitting the colour models GrabCut-style.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import maxflow
+import numpy as np
+
+from mcnn.core import gmm
+from mcnn.core.io import DataError
+from mcnn.motion.boundaries import flow_gradient_magnitude
+from mcnn.motion.flow import resize_to_max_side, shot_flows
+from mcnn.motion.inside_outside import inside_outside
+from mcnn.motion.superpixels import (
+    ShotSuperpixels,
+    build_superpixels,
+    frame_means,
+    pull_along_flow,
+    spatial_edges,
+    temporal_edges,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ShotSegmentation:
+    masks: np.ndarray  # (T, h, w) bool, the moving foreground
+    boundary: np.ndarray  # (T, h, w) float32 motion-boundary strength in [0, 1]
+    scale: float  # h / original frame height
+
+
+def segment_shot(
+    frames: list[np.ndarray], cfg: dict, seed: int, name: str = "shot"
+) -> ShotSegmentation:
+    """Segment the moving foreground of one shot.
+
+    `frames`: RGB uint8 (H, W, 3), all the same size, at least 2. `cfg`: `config["motion"]`.
+    `name` identifies the shot in errors (DataError on unusable input).
+    """
+    if len(frames) < 2:
+        raise DataError(name, f"{len(frames)} frame(s): optical flow needs at least 2")
+    shapes = {f.shape for f in frames}
+    if len(shapes) != 1 or frames[0].ndim != 3 or frames[0].shape[2] != 3:
+        raise DataError(name, f"frames must be RGB images of one size, got shapes {sorted(shapes)}")
+    fst = cfg["fst"]
+    small = [resize_to_max_side(f, cfg["flow"]["max_side"]) for f in frames]
+    scale = small[0].shape[0] / frames[0].shape[0]
+    forward, backward = shot_flows(small, cfg["flow"])
+    # Frame t's boundaries come from its flow to t+1; the last frame has only flow to T-2.
+    own_flow = list(forward) + [backward[-1]]
+    maps = [inside_outside(flow, fst) for flow in own_flow]
+    inside = np.stack([m[0] for m in maps])
+    boundary = np.stack([m[1] for m in maps])
+
+    sp = build_superpixels(small, fst)
+    ratio = sp.mean(inside)
+    location = location_prior(sp, ratio, forward, backward, fst)
+    foreground = segment_superpixels(sp, ratio, location, forward, fst, seed)
+    return ShotSegmentation(foreground[sp.labels], boundary, scale)
+
+
+def location_prior(
+    sp: ShotSuperpixels,
+    ratio: np.ndarray,
+    forward: np.ndarray,
+    backward: np.ndarray,
+    cfg: dict,
+) -> np.ndarray:
+    """(N,) probability that each superpixel is foreground, judged by position alone.
+
+    Inside-ratios are accumulated forward and backward in time along the flow, damped where the
+    flow itself is unreliable (large flow gradients), then normalised frame by frame.
+    """
+    n_frames = len(sp.offsets) - 1
+    damping = cfg["propagation_damping"]
+    along = []
+    for order, flows, step in (
+        (range(1, n_frames), backward, -1),  # frame t pulls from t-1 with the flow t -> t-1
+        (range(n_frames - 2, -1, -1), forward, +1),  # frame t pulls from t+1 with t -> t+1
+    ):
+        acc = ratio.copy()
+        for t in order:
+            flow = flows[t - 1] if step < 0 else flows[t]
+            carried = pull_along_flow(sp, acc, t, t + step, flow)
+            trust = np.exp(-damping * frame_means(sp, t, flow_gradient_magnitude(flow)))
+            acc[sp.offsets[t] : sp.offsets[t + 1]] += trust * carried
+        along.append(acc)
+    location = along[0] + along[1]
+
+    starts = sp.offsets[:-1]
+    scale = cfg["location_norm"] * np.maximum.reduceat(location, starts)[sp.frame]
+    location = np.divide(location, scale, out=np.zeros_like(location), where=scale > 0)
+    location[location > cfg["location_saturation"]] = cfg["location_max"]
+    confident = np.add.reduceat(location > cfg["weak_frame_level"], starts) / np.diff(sp.offsets)
+    weak = confident < cfg["weak_frame_fraction"]
+    floor = np.where(weak, max(cfg["weak_frame_floor"], cfg["location_min"]), cfg["location_min"])
+    return np.clip(location, floor[sp.frame], cfg["location_max"])
+
+
+def segment_superpixels(
+    sp: ShotSuperpixels,
+    ratio: np.ndarray,
+    location: np.ndarray,
+    forward: np.ndarray,
+    cfg: dict,
+    seed: int,
+) -> np.ndarray:
+    """(N,) bool foreground superpixels: min-cut with GrabCut-style colour-model re-estimation."""
+    edges, weights = _pairwise(sp, forward, cfg)
+    fg_samples = ratio > cfg["fg_init_ratio"]
+    bg_samples = ratio < cfg["bg_init_ratio"]
+    if not fg_samples.any() or not bg_samples.any():
+        log.warning("no motion evidence for one of the two colour models; keeping inside maps")
+        return fg_samples
+    rng = np.random.default_rng(seed)
+    location_fg = -cfg["location_weight"] * np.log(location)
+    location_bg = -cfg["location_weight"] * np.log1p(-location)
+    foreground = None
+    for _ in range(cfg["grabcut_iterations"]):
+        colour_fg, colour_bg = _colour_costs(sp, fg_samples, bg_samples, cfg, rng)
+        cut = _min_cut(location_fg + colour_fg, location_bg + colour_bg, edges, weights)
+        if foreground is not None and np.array_equal(cut, foreground):
+            break
+        foreground = cut
+        if foreground.all() or not foreground.any():
+            break  # one colour model would have no samples left
+        fg_samples, bg_samples = foreground, ~foreground
+    return foreground
+
+
+def _pairwise(sp: ShotSuperpixels, forward: np.ndarray, cfg: dict):
+    """Edges (E, 2) and their contrast-sensitive weights (E,), spatial and temporal."""
+    spatial = spatial_edges(sp)
+    temporal, overlap = temporal_edges(sp, forward)
+    dc_spatial = _colour_distance2(sp.colour, spatial)
+    dc_temporal = _colour_distance2(sp.colour, temporal)
+    centre_distance = np.linalg.norm(sp.centre[spatial[:, 0]] - sp.centre[spatial[:, 1]], axis=1)
+    # Centres of two touching superpixels can (rarely) coincide; a pixel is the finest distance.
+    w_spatial = (
+        cfg["spatial_weight"]
+        * np.exp(-_beta(dc_spatial, cfg) * dc_spatial)
+        / np.maximum(centre_distance, 1.0)
+    )
+    w_temporal = cfg["temporal_weight"] * overlap * np.exp(-_beta(dc_temporal, cfg) * dc_temporal)
+    return np.concatenate([spatial, temporal]), np.concatenate([w_spatial, w_temporal])
+
+
+def _colour_distance2(colour: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    return ((colour[edges[:, 0]] - colour[edges[:, 1]]) ** 2).sum(1)
+
+
+def _beta(distance2: np.ndarray, cfg: dict) -> float:
+    mean = float(distance2.mean()) if len(distance2) else 0.0
+    return cfg["contrast"] / mean if mean > 0 else 0.0
+
+
+def _colour_costs(sp, fg_samples, bg_samples, cfg, rng):
+    """(N,) -log p(colour | fg) and -log p(colour | bg).
+
+    One pair of GMMs per run of `gmm_frame_step` frames, fitted on the samples of the whole
+    shot weighted by exp(-temporal_decay * dt^2) from the run's middle frame.
+    """
+    fg_idx = _subsample(np.flatnonzero(fg_samples), cfg["gmm_max_samples"], rng)
+    bg_idx = _subsample(np.flatnonzero(bg_samples), cfg["gmm_max_samples"], rng)
+    n_frames = len(sp.offsets) - 1
+    step = cfg["gmm_frame_step"]
+    cost_fg = np.empty(sp.count)
+    cost_bg = np.empty(sp.count)
+    for start in range(0, n_frames, step):
+        stop = min(start + step, n_frames)
+        middle = (start + stop - 1) / 2
+        targets = slice(sp.offsets[start], sp.offsets[stop])
+        for idx, n_components, cost in (
+            (fg_idx, cfg["fg_components"], cost_fg),
+            (bg_idx, cfg["bg_components"], cost_bg),
+        ):
+            weights = np.exp(-cfg["temporal_decay"] * (sp.frame[idx] - middle) ** 2)
+            model = gmm.fit(
+                sp.colour[idx],
+                weights,
+                n_components,
+                covariance=cfg["gmm_covariance"],
+                iterations=cfg["gmm_iterations"],
+                seed=int(rng.integers(2**31)),
+            )
+            cost[targets] = model.nll(sp.colour[targets])
+    return cost_fg, cost_bg
+
+
+def _subsample(indices: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
+    if len(indices) <= limit:
+        return indices
+    return np.sort(rng.choice(indices, limit, replace=False))
+
+
+def _min_cut(cost_fg, cost_bg, edges, weights) -> np.ndarray:
+    """Binary min-cut; True = foreground (source side)."""
+    graph = maxflow.Graph[float](len(cost_fg), len(edges))
+    nodes = graph.add_nodes(len(cost_fg))
+    graph.add_edges(edges[:, 0], edges[:, 1], weights, weights)
+    # Terminal capacities must be non-negative; only the difference between the two matters.
+    shift = np.minimum(cost_fg, cost_bg)
+    # A node left on the sink (background) side cuts its source edge: that edge carries cost_bg.
+    graph.add_grid_tedges(nodes, cost_bg - shift, cost_fg - shift)
+    graph.maxflow()
+    return ~graph.get_grid_segments(nodes)

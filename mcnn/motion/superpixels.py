@@ -1,0 +1,126 @@
+"""Per-shot superpixel graph for FST: SLIC per frame, per-superpixel statistics, and the spatial
+(adjacent in a frame) and temporal (connected by the flow to the next frame) edges.
+
+Superpixels of all frames share one numbering: frame t owns ids offsets[t] .. offsets[t+1]-1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from skimage.segmentation import slic
+
+from mcnn.motion.flow import warp_coordinates
+
+
+@dataclass
+class ShotSuperpixels:
+    labels: np.ndarray  # (T, H, W) int64 shot-wide superpixel id of every pixel
+    offsets: np.ndarray  # (T+1,) first id of each frame
+    frame: np.ndarray  # (N,) frame index of each superpixel
+    size: np.ndarray  # (N,) pixel count
+    colour: np.ndarray  # (N, 3) mean colour
+    centre: np.ndarray  # (N, 2) mean (row, col)
+
+    @property
+    def count(self) -> int:
+        return len(self.size)
+
+    def mean(self, values: np.ndarray) -> np.ndarray:
+        """(N,) per-superpixel mean of a (T, H, W) pixel map."""
+        return np.bincount(self.labels.ravel(), values.ravel(), self.count) / self.size
+
+
+def build_superpixels(frames: list[np.ndarray], cfg: dict) -> ShotSuperpixels:
+    """SLIC superpixels of every frame (RGB uint8) with `config["motion"]["fst"]` settings."""
+    per_frame, offsets = [], [0]
+    for frame in frames:
+        seg = slic(
+            frame,
+            n_segments=cfg["superpixels"],
+            compactness=cfg["compactness"],
+            max_num_iter=cfg["slic_iterations"],
+            start_label=0,
+        )
+        # SLIC can leave unused ids; renumber densely so ids index arrays directly
+        _, dense = np.unique(seg, return_inverse=True)
+        dense = dense.reshape(seg.shape)
+        per_frame.append(dense + offsets[-1])
+        offsets.append(offsets[-1] + int(dense.max()) + 1)
+    labels = np.stack(per_frame).astype(np.int64)
+    offsets = np.asarray(offsets)
+    flat = labels.ravel()
+    n = int(offsets[-1])
+    size = np.bincount(flat, minlength=n).astype(np.float64)
+    colours = np.stack(frames)
+    if cfg["colour_space"] == "lab":
+        colours = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2LAB) for f in frames])
+    colour = (
+        np.stack(
+            [np.bincount(flat, colours[..., c].ravel().astype(np.float64), n) for c in range(3)], 1
+        )
+        / size[:, None]
+    )
+    t, h, w = labels.shape
+    rows = np.broadcast_to(np.arange(h)[None, :, None], labels.shape)
+    cols = np.broadcast_to(np.arange(w)[None, None, :], labels.shape)
+    centre = (
+        np.stack([np.bincount(flat, rows.ravel(), n), np.bincount(flat, cols.ravel(), n)], 1)
+        / size[:, None]
+    )
+    frame_of = np.repeat(np.arange(t), np.diff(offsets))
+    return ShotSuperpixels(labels, offsets, frame_of, size, colour, centre)
+
+
+def spatial_edges(sp: ShotSuperpixels) -> np.ndarray:
+    """(E, 2) unique pairs (i < j) of superpixels that touch (4-connectivity) in the same frame."""
+    lab = sp.labels
+    pairs = np.concatenate(
+        [
+            np.stack([lab[:, :, :-1].ravel(), lab[:, :, 1:].ravel()], 1),
+            np.stack([lab[:, :-1, :].ravel(), lab[:, 1:, :].ravel()], 1),
+        ]
+    )
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    pairs.sort(axis=1)
+    keys = np.unique(pairs[:, 0] * sp.count + pairs[:, 1])
+    return np.stack([keys // sp.count, keys % sp.count], 1)
+
+
+def temporal_edges(sp: ShotSuperpixels, forward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Superpixels of frame t linked to those of t+1 that their pixels move into.
+
+    Returns ((E, 2) pairs (i in frame t, j in frame t+1), (E,) overlap ratio = share of i's
+    pixels that the forward flow carries into j).
+    """
+    pairs, overlaps = [], []
+    for t, flow in enumerate(forward):
+        rows, cols = warp_coordinates(flow)
+        source = sp.labels[t].ravel()
+        target = sp.labels[t + 1][rows, cols].ravel()
+        keys, counts = np.unique(source * sp.count + target, return_counts=True)
+        i, j = keys // sp.count, keys % sp.count
+        pairs.append(np.stack([i, j], 1))
+        overlaps.append(counts / sp.size[i])
+    return np.concatenate(pairs), np.concatenate(overlaps)
+
+
+def pull_along_flow(
+    sp: ShotSuperpixels, values: np.ndarray, t: int, source: int, flow: np.ndarray
+) -> np.ndarray:
+    """Carry per-superpixel `values` (N,) of frame `source` to the superpixels of frame `t`.
+
+    `flow` maps frame t to frame `source`; each pixel of frame t takes the value of the source
+    superpixel it lands on, and the result is the mean over each superpixel of frame t.
+    """
+    rows, cols = warp_coordinates(flow)
+    return frame_means(sp, t, values[sp.labels[source][rows, cols]])
+
+
+def frame_means(sp: ShotSuperpixels, t: int, image: np.ndarray) -> np.ndarray:
+    """Per-superpixel mean of a (H, W) map of frame `t`, for that frame's superpixels."""
+    first, last = sp.offsets[t], sp.offsets[t + 1]
+    local = sp.labels[t].ravel() - first
+    return np.bincount(local, image.ravel(), last - first) / sp.size[first:last]

@@ -1,0 +1,19 @@
+"""FST motion segmentation of one video's shots -> results/motion/<dataset>/<video>.h5."""
+
+from __future__ import annotations
+
+import json
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--index", required=True, help="shot table (<dataset>.shots.csv)")
+    parser.add_argument("--video", required=True, help="video_id whose shots are segmented")
+    parser.add_argument("--params", required=True, help="JSON: the validated config['motion']")
+    parser.add_argument("--output", required=True, help="per-video motion HDF5 to write")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the colour-model fits")
+
+
+def main(args) -> None:
+    from mcnn.motion.video import run
+
+    run(args.index, args.video, json.loads(args.params), args.output, args.seed)

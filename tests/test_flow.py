@@ -1,0 +1,58 @@
+"""Optical flow: sign conventions, forward/backward pairing, resizing."""
+
+import cv2
+import numpy as np
+import pytest
+
+from mcnn import config
+from mcnn.motion.flow import FlowEstimator, resize_to_max_side, shot_flows, warp_coordinates
+
+
+def textured(shape=(120, 160), seed=0):
+    rng = np.random.default_rng(seed)
+    noise = rng.random((shape[0] // 4, shape[1] // 4, 3)).astype(np.float32)
+    smooth = cv2.resize(noise, shape[::-1], interpolation=cv2.INTER_CUBIC)
+    return np.clip(smooth * 255, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("method", ["dis", "farneback"])
+def test_flow_points_where_content_moves(method):
+    cfg = config.validate({"motion": {"flow": {"method": method}}})["motion"]["flow"]
+    first = textured()
+    second = np.roll(first, (2, 3), axis=(0, 1))  # content moves 3 px right, 2 px down
+    frames = [first, second]
+    forward, backward = shot_flows(frames, cfg)
+    assert forward.shape == backward.shape == (1, 120, 160, 2)
+    centre = (slice(20, 100), slice(20, 140))  # away from the wrapped-around border
+    np.testing.assert_allclose(
+        np.median(forward[0][centre].reshape(-1, 2), axis=0), [3, 2], atol=0.3
+    )
+    np.testing.assert_allclose(
+        np.median(backward[0][centre].reshape(-1, 2), axis=0), [-3, -2], atol=0.3
+    )
+    # first(x, y) ~ second(x + dx, y + dy)
+    rows, cols = warp_coordinates(forward[0])
+    diff = np.abs(first[centre].astype(int) - second[rows, cols][centre].astype(int))
+    assert diff.mean() < 6
+
+
+def test_resize_to_max_side_shrinks_only():
+    assert resize_to_max_side(np.zeros((480, 854, 3), np.uint8), 400).shape == (225, 400, 3)
+    assert resize_to_max_side(np.zeros((854, 480, 3), np.uint8), 400).shape == (400, 225, 3)
+    assert resize_to_max_side(np.zeros((100, 120, 3), np.uint8), 400).shape == (100, 120, 3)
+
+
+def test_warp_coordinates_clip_to_the_image():
+    flow = np.zeros((4, 5, 2), np.float32)
+    flow[..., 0] = 10.0
+    flow[..., 1] = -0.6
+    rows, cols = warp_coordinates(flow)
+    assert np.all(cols == 4)
+    np.testing.assert_array_equal(rows[:, 0], [0, 0, 1, 2])
+
+
+def test_estimator_uses_the_preset():
+    cfg = config.validate({})["motion"]["flow"]
+    frame = textured()
+    flow = FlowEstimator(cfg)(frame, frame)
+    assert flow.dtype == np.float32 and np.abs(flow).max() < 0.05

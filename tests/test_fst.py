@@ -1,0 +1,118 @@
+"""FST video segmentation on synthetic clips with known masks, and the motion-segment step."""
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from mcnn import config
+from mcnn.core.io import DataError
+from mcnn.motion.fst import segment_shot
+from mcnn.motion.superpixels import build_superpixels, temporal_edges
+
+
+@pytest.fixture
+def motion_cfg():
+    return config.validate({})["motion"]
+
+
+def moving_object_clip(n_frames=8, h=120, w=160, seed=0):
+    """A red textured square moving 4 px/frame over a textured background that pans slowly."""
+    rng = np.random.default_rng(seed)
+    background = cv2.GaussianBlur(
+        (rng.random((h + 40, w + 80, 3)) * 80 + 60).astype(np.uint8), (0, 0), 2
+    )
+    obj = (np.array([200, 60, 40]) + rng.integers(0, 30, (40, 40, 3))).astype(np.uint8)
+    frames, masks = [], []
+    for t in range(n_frames):
+        frame = background[10 + t : 10 + t + h, 20 : 20 + w].copy()
+        y, x = 40, 30 + 4 * t
+        frame[y : y + 40, x : x + 40] = obj
+        mask = np.zeros((h, w), bool)
+        mask[y : y + 40, x : x + 40] = True
+        frames.append(frame)
+        masks.append(mask)
+    return frames, np.stack(masks)
+
+
+def test_segments_a_moving_object(motion_cfg):
+    frames, truth = moving_object_clip()
+    seg = segment_shot(frames, motion_cfg, seed=0)
+    assert seg.masks.shape == truth.shape and seg.masks.dtype == bool
+    assert seg.boundary.shape == truth.shape and seg.boundary.dtype == np.float32
+    assert seg.scale == 1.0
+    iou = (seg.masks & truth).sum((1, 2)) / (seg.masks | truth).sum((1, 2))
+    assert iou.min() > 0.7
+    # Motion-boundary pixels lie near the object's outline (DIS flow is smooth over a few
+    # pixels at motion discontinuities) and there are some on every side.
+    near_outline = cv2.dilate(truth[3].astype(np.uint8), np.ones((13, 13))) > cv2.erode(
+        truth[3].astype(np.uint8), np.ones((13, 13))
+    )
+    rows, cols = np.nonzero(seg.boundary[3] > 0.5)
+    assert near_outline[rows, cols].mean() > 0.95
+    assert rows.min() < 45 and rows.max() > 75 and cols.min() < 47 and cols.max() > 80
+    again = segment_shot(frames, motion_cfg, seed=0)
+    np.testing.assert_array_equal(seg.masks, again.masks)
+
+
+def test_large_frames_are_shrunk_to_max_side(motion_cfg):
+    frames, truth = moving_object_clip(n_frames=3)
+    motion_cfg["flow"]["max_side"] = 80
+    seg = segment_shot(frames, motion_cfg, seed=0)
+    assert seg.masks.shape == (3, 60, 80) and seg.scale == 0.5
+
+
+def test_too_few_frames_or_mixed_sizes_raise_data_error(motion_cfg):
+    frames, _ = moving_object_clip(n_frames=2)
+    with pytest.raises(DataError, match="shot7.*at least 2"):
+        segment_shot(frames[:1], motion_cfg, seed=0, name="shot7")
+    with pytest.raises(DataError, match="one size"):
+        segment_shot([frames[0], frames[1][:100]], motion_cfg, seed=0)
+
+
+def test_temporal_edges_of_a_still_clip_link_each_superpixel_to_itself(motion_cfg):
+    frames, _ = moving_object_clip(n_frames=1)
+    sp = build_superpixels([frames[0], frames[0]], motion_cfg["fst"])
+    still = np.zeros((1, *frames[0].shape[:2], 2), np.float32)
+    pairs, overlap = temporal_edges(sp, still)
+    n = sp.offsets[1]
+    np.testing.assert_array_equal(pairs, np.stack([np.arange(n), np.arange(n) + n], 1))
+    np.testing.assert_allclose(overlap, 1.0)
+
+
+def test_step_records_a_failed_shot_and_goes_on(tmp_path, motion_cfg):
+    store = pytest.importorskip("mcnn.motion.store")
+    from mcnn.motion.video import run
+
+    frames, truth = moving_object_clip(n_frames=4)
+    for k, frame in enumerate(frames):
+        cv2.imwrite(str(tmp_path / f"{k:05d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    template = str(tmp_path / "{frame:05d}.png")
+    common = dict(
+        dataset="toy",
+        video_id="clip",
+        labels="",
+        split="train",
+        source="frames",
+        path=template,
+        mask_path="",
+        mask_format="",
+        width=160,
+        height=120,
+    )
+    shots = pd.DataFrame(
+        [
+            dict(common, shot_id="clip_s000", first_frame=0, last_frame=3, num_frames=4),
+            dict(common, shot_id="clip_s001", first_frame=3, last_frame=5, num_frames=3),
+        ]
+    )
+    index = tmp_path / "toy.shots.csv"
+    shots.to_csv(index, index=False)
+    output = tmp_path / "clip.h5"
+    run(index, "clip", motion_cfg, output, seed=0)
+    result = store.read_video_motion(output)
+    assert result["clip_s000"].status == "ok"
+    np.testing.assert_array_equal(result["clip_s000"].frame_numbers, [0, 1, 2, 3])
+    assert result["clip_s000"].masks.shape == truth.shape
+    assert result["clip_s001"].status == "failed"
+    assert "00004.png" in result["clip_s001"].reason
