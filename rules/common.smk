@@ -71,6 +71,14 @@ def video_ids(dataset):
     return sorted(shot_index(dataset)["video_id"].astype(str).unique())
 
 
+def motion_files(wildcards):
+    """The per-video motion HDF5 files of a dataset (its videos are known after ingest)."""
+    return [
+        f"{RESULTS}/motion/{wildcards.dataset}/{video}.h5"
+        for video in video_ids(wildcards.dataset)
+    ]
+
+
 def has_masks(dataset):
     return bool((shot_index(dataset)["mask_path"] != "").any())
 

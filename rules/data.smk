@@ -4,16 +4,16 @@
 rule demo_world:
     output:
         directory(config["demo_world"]["root"]),
-    params:
-        settings=as_json(config["demo_world"]),
     log:
         f"{LOGS}/demo_world.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        ENV
+    params:
+        settings=as_json(config["demo_world"]),
     shell:
         "python -m mcnn demo-world --params {params.settings:q} --output {output} > {log} 2>&1"
 
@@ -24,17 +24,17 @@ checkpoint ingest:
     output:
         shots=f"{RESULTS}/index/{{dataset}}.shots.csv",
         boxes=f"{RESULTS}/index/{{dataset}}.boxes.csv",
-    params:
-        settings=lambda w: as_json(dataset_config(w.dataset)),
-        classes=as_json(config["classes"]),
     log:
         f"{LOGS}/ingest/{{dataset}}.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        ENV
+    params:
+        settings=lambda w: as_json(dataset_config(w.dataset)),
+        classes=as_json(config["classes"]),
     shell:
         "python -m mcnn ingest --name {wildcards.dataset} --params {params.settings:q}"
         " --classes {params.classes:q} --shots {output.shots} --boxes {output.boxes}"

@@ -1,29 +1,22 @@
 # Motion: FST per video, shot pruning, sampling of training frames, J/F of the motion stage.
 
 
-def motion_files(wildcards):
-    return [
-        f"{RESULTS}/motion/{wildcards.dataset}/{video}.h5"
-        for video in video_ids(wildcards.dataset)
-    ]
-
-
 rule motion_segment:
     input:
         index=f"{RESULTS}/index/{{dataset}}.shots.csv",
     output:
         f"{RESULTS}/motion/{{dataset}}/{{video}}.h5",
-    params:
-        settings=as_json(config["motion"]),
-        seed=config["seed"],
     log:
         f"{LOGS}/motion/{{dataset}}/{{video}}.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=3000,
         runtime=120,
-    conda:
-        ENV
+    params:
+        settings=as_json(config["motion"]),
+        seed=config["seed"],
     shell:
         "python -m mcnn motion-segment --index {input.index} --video {wildcards.video}"
         " --params {params.settings:q} --seed {params.seed} --output {output} > {log} 2>&1"
@@ -34,16 +27,16 @@ rule prune_shots:
         motion=motion_files,
     output:
         f"{RESULTS}/shots/{{dataset}}.pruned.csv",
-    params:
-        settings=as_json(config["shots"]["prune"]),
     log:
         f"{LOGS}/prune/{{dataset}}.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        ENV
+    params:
+        settings=as_json(config["shots"]["prune"]),
     shell:
         "python -m mcnn prune-shots --motion {input.motion} --params {params.settings:q}"
         " --output {output} > {log} 2>&1"
@@ -56,17 +49,17 @@ rule sample_frames:
         motion=motion_files,
     output:
         f"{RESULTS}/samples/{{dataset}}.h5",
-    params:
-        settings=as_json(config["shots"]["sample"]),
-        motion_dir=f"{RESULTS}/motion/{{dataset}}",
     log:
         f"{LOGS}/sample/{{dataset}}.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        ENV
+    params:
+        settings=as_json(config["shots"]["sample"]),
+        motion_dir=f"{RESULTS}/motion/{{dataset}}",
     shell:
         "python -m mcnn sample-frames --index {input.index} --pruned {input.pruned}"
         " --motion-dir {params.motion_dir} --params {params.settings:q} --output {output}"
@@ -82,12 +75,12 @@ rule evaluate_motion:
         summary=f"{RESULTS}/eval/motion/{{dataset}}.json",
     log:
         f"{LOGS}/eval_motion/{{dataset}}.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        ENV
     shell:
         "python -m mcnn evaluate-motion --index {input.index} --motion {input.motion}"
         " --output {output.table} --summary {output.summary} > {log} 2>&1"
