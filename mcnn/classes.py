@@ -6,14 +6,41 @@ import numpy as np
 
 #: The ten YouTube-Objects classes (also the paper's 10-class VOC protocol).
 YTO_CLASSES = (
-    "aeroplane", "bird", "boat", "car", "cat", "cow", "dog", "horse", "motorbike", "train",
+    "aeroplane",
+    "bird",
+    "boat",
+    "car",
+    "cat",
+    "cow",
+    "dog",
+    "horse",
+    "motorbike",
+    "train",
 )
 
 #: PASCAL VOC 2012 labels; index = label value in SegmentationClass PNGs (255 = void).
 VOC_CLASSES = (
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
-    "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant",
-    "sheep", "sofa", "train", "tvmonitor",
+    "background",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
 )
 
 VOID = 255
@@ -45,3 +72,17 @@ def voc_palette() -> np.ndarray:
             c >>= 3
         palette[label] = (r, g, b)
     return palette
+
+
+def label_palette(classes) -> np.ndarray:
+    """(256, 3) colours of our labels (0 = background, classes[k] = k + 1) in VOC colours.
+
+    A class with a VOC name gets its VOC colour, so pictures read like VOC ground truth; any
+    other class keeps the palette entry of its label value.
+    """
+    palette = voc_palette()
+    colours = palette.copy()
+    for label, name in enumerate(classes, start=1):
+        if name in VOC_CLASSES:
+            colours[label] = palette[VOC_CLASSES.index(name)]
+    return colours

@@ -73,7 +73,7 @@ def test_boundary_band_follows_the_mask_edge_only():
 
 
 def test_pairwise_weights_follow_colour_contrast_and_the_band(default_config):
-    cfg = default_config["labels"]
+    cfg = {**default_config["labels"], "pairwise_reference_side": 6}  # lambda holds at 6 px
     colours = np.zeros((6, 6, 3))
     colours[:, 3:] = 1.0  # a vertical colour edge between columns 2 and 3
     band = np.zeros((6, 6), bool)
@@ -88,3 +88,11 @@ def test_pairwise_weights_follow_colour_contrast_and_the_band(default_config):
     band[:, :2] = True
     relaxed = energy.pairwise_weights(colours, band, cfg)
     assert relaxed[0][0, 0] == 0 and relaxed[0][0, 1] == weights[0][0, 1]
+
+
+def test_lambda_scales_with_the_inference_side(default_config):
+    cfg = {**default_config["labels"], "pairwise_weight": 50.0, "pairwise_reference_side": 320}
+    assert energy.pairwise_lambda((320, 480), cfg) == pytest.approx(50.0)
+    # At the output stride 8 a region has 64x fewer unaries but only 8x fewer edges.
+    assert energy.pairwise_lambda((40, 60), cfg) == pytest.approx(50.0 / 8)
+    assert energy.pairwise_lambda((40, 60), {**cfg, "pairwise_reference_side": 0}) == 50.0

@@ -70,7 +70,7 @@ def test_pairwise_term_removes_speckles(default_config):
     probs = np.full((1, K, 40, 40), 0.0, np.float32)
     probs[:, TAG] = np.where(preferred, 0.7, 0.3)
     probs[:, 0] = 1 - probs[:, TAG]
-    cfg = _cfg(default_config, pairwise_weight=0.5)
+    cfg = _cfg(default_config, pairwise_weight=0.5, pairwise_reference_side=40)
     smooth = infer_labels(frames, square, probs, [TAG], cfg, "mcnn") == TAG
     np.testing.assert_array_equal(smooth, square)
     unsmoothed = _cfg(default_config, pairwise_weight=0.0)

@@ -58,12 +58,24 @@ def pairwise_weights(colours: np.ndarray, band: np.ndarray, cfg: dict) -> np.nda
         # A frame of one colour has no contrast to normalise: every pair then weighs lambda.
         gamma = gamma / mean_sq if mean_sq > 0 else 0.0
     weights = np.zeros((len(OFFSETS), *shape))
+    lam = pairwise_lambda(shape, cfg)
     for d, ((src, dst), sq, offset) in enumerate(zip(slices, sq_diffs, OFFSETS, strict=True)):
         relaxed = band[src] & band[dst]
-        weights[d][src] = (
-            cfg["pairwise_weight"] * np.exp(-gamma * sq) / np.hypot(*offset) * ~relaxed
-        )
+        weights[d][src] = lam * np.exp(-gamma * sq) / np.hypot(*offset) * ~relaxed
     return weights
+
+
+def pairwise_lambda(shape: tuple[int, int], cfg: dict) -> float:
+    """lambda at this resolution: `pairwise_weight` holds at `pairwise_reference_side` pixels.
+
+    Unaries add up over a region's area and the Potts term over its outline, so shrinking a
+    frame s times weakens the unaries s times more than the smoothness; scaling lambda with the
+    frame's side keeps the labelling the same at any inference resolution.
+    """
+    reference = cfg["pairwise_reference_side"]
+    if reference == 0:
+        return cfg["pairwise_weight"]
+    return cfg["pairwise_weight"] * min(shape) / reference
 
 
 def network_costs(probs: np.ndarray, floor: float) -> np.ndarray:

@@ -12,7 +12,7 @@ import logging
 
 import numpy as np
 
-from mcnn.classes import voc_palette
+from mcnn.classes import label_palette
 from mcnn.core.io import DataError, atomic_path
 from mcnn.labels import STRATEGIES, infer_labels
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", required=True, help="training samples HDF5")
-    parser.add_argument("--shot", required=True, help="shot id of the batch to show")
+    parser.add_argument("--shot", help="shot id of the batch to show (default: the first one)")
     parser.add_argument("--params", required=True, help="the `labels` config section (JSON)")
     parser.add_argument("--classes", required=True, help="config['classes'] (JSON list)")
     parser.add_argument("--checkpoint", help="network checkpoint; uniform probabilities if absent")
@@ -43,7 +43,7 @@ def main(args: argparse.Namespace) -> None:
 
 def run(
     samples_path: str,
-    shot_id: str,
+    shot_id: str | None,
     cfg: dict,
     classes: list[str],
     checkpoint: str | None,
@@ -52,7 +52,10 @@ def run(
 ) -> None:
     from mcnn.shots.samples import SampleStore
 
-    sample = SampleStore(samples_path).read(shot_id)
+    store = SampleStore(samples_path)
+    if shot_id is None:
+        shot_id = sorted(store.shot_ids)[0]
+    sample = store.read(shot_id)
     unknown = [label for label in sample.labels if label not in classes]
     if unknown:
         raise DataError(f"{samples_path}:{shot_id}", f"tags {unknown} are not in the classes")
@@ -73,32 +76,24 @@ def run(
             rng=np.random.default_rng(seed),
         )  # fmt: skip
     title = f"{shot_id} ({', '.join(sample.labels) or 'no tag'}); {network}"
-    _draw(sample.frames, sample.masks, probs.argmax(1), results, title, output)
+    _draw(
+        sample.frames, sample.masks, probs.argmax(1), results, title, label_palette(classes), output
+    )
 
 
 def _network_probs(checkpoint: str, frames: np.ndarray) -> np.ndarray:
-    """Softmax (B, K, H, W) of the checkpoint's network, upsampled to the frames' size."""
-    import torch
-    import torch.nn.functional as F
-
-    from mcnn.models import load_model
+    from mcnn.models import load_model, predict_probs
 
     model, _ = load_model(checkpoint)
-    with torch.no_grad():
-        images = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
-        logits = F.interpolate(
-            model(images).float(), size=frames.shape[1:3], mode="bilinear", align_corners=False
-        )
-        return torch.softmax(logits, 1).numpy()
+    return predict_probs(model, frames).numpy()
 
 
-def _draw(frames, masks, argmax, results: dict, title: str, output: str) -> None:
+def _draw(frames, masks, argmax, results: dict, title: str, palette, output: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    palette = voc_palette()
     columns = ("frame", "motion mask", "network argmax", "inferred labels")
     n_rows = len(frames)
     fig = plt.figure(figsize=(4 * 1.6 * len(results), 1.6 * n_rows + 0.8), layout="constrained")

@@ -1,0 +1,106 @@
+"""The segmentation networks and their checkpoint files.
+
+A checkpoint (`model.pt`, `checkpoint.pt`) is a `torch.save`d dict with at least `model`
+(state dict), `model_cfg` (config["train"]["model"]), `num_labels` and `classes`; training
+checkpoints add the optimiser, scheduler, RNG and data-order state (see mcnn.engine).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mcnn.core.io import DataError, atomic_path
+from mcnn.models.deeplab import DeepLab, build_deeplab
+
+__all__ = [
+    "DeepLab",
+    "build_model",
+    "load_checkpoint",
+    "load_model",
+    "predict_labels",
+    "save_checkpoint",
+    "unwrap",
+]
+
+REQUIRED_KEYS = ("model", "model_cfg", "num_labels", "classes")
+
+
+def build_model(cfg: dict, num_labels: int) -> DeepLab:
+    """The network for config["train"]["model"] with `num_labels` outputs (1 + classes)."""
+    return build_deeplab(cfg, num_labels)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The bare network inside a DistributedDataParallel wrapper (or the model itself)."""
+    return model.module if hasattr(model, "module") else model
+
+
+def save_checkpoint(
+    path: str | os.PathLike, model: nn.Module, model_cfg: dict, classes: list[str], **state
+) -> None:
+    """Write the network, its description and any extra `state` atomically to `path`."""
+    checkpoint = {
+        "model": unwrap(model).state_dict(),
+        "model_cfg": model_cfg,
+        "num_labels": 1 + len(classes),
+        "classes": list(classes),
+        **state,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint; a missing, corrupt or foreign file raises DataError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "checkpoint file does not exist")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # torch raises several unrelated types for a bad file
+        raise DataError(path, f"checkpoint cannot be read: {exc}") from exc
+    missing = [
+        key for key in REQUIRED_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint
+    ]
+    if missing:
+        raise DataError(path, f"not an mcnn checkpoint (missing {', '.join(missing)})")
+    return checkpoint
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[DeepLab, dict]:
+    """The network stored in a checkpoint, on `device` in eval mode, and the checkpoint dict."""
+    checkpoint = load_checkpoint(path)
+    model = build_deeplab(checkpoint["model_cfg"], checkpoint["num_labels"], load_pretrained=False)
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as exc:
+        raise DataError(path, f"weights do not fit the stored model settings: {exc}") from exc
+    return model.to(device).eval(), checkpoint
+
+
+@torch.no_grad()
+def predict_probs(
+    model: nn.Module, frames: np.ndarray, device: str | torch.device = "cpu"
+) -> torch.Tensor:
+    """Softmax scores (B, K, H, W) of RGB uint8 frames (B, H, W, 3), at the frames' size.
+
+    The stride-8 scores are upsampled bilinearly (DeepLab's test-time scheme).
+    """
+    images = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
+    images = images.permute(0, 3, 1, 2).float().div_(255)
+    logits = model(images).float()
+    logits = F.interpolate(logits, size=frames.shape[1:3], mode="bilinear", align_corners=False)
+    return torch.softmax(logits, dim=1)
+
+
+def predict_labels(
+    model: nn.Module, frames: np.ndarray, device: str | torch.device = "cpu"
+) -> np.ndarray:
+    """Arg-max labels uint8 (B, H, W) of RGB uint8 frames (B, H, W, 3), at the frames' size."""
+    return predict_probs(model, frames, device).argmax(dim=1).to(torch.uint8).cpu().numpy()

@@ -1,0 +1,88 @@
+"""DeepLab networks: layout, ImageNet initialisation and checkpoint files."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+import torchvision
+
+from mcnn import config as mcnn_config
+from mcnn.core.io import DataError
+from mcnn.models import build_model, load_checkpoint, load_model, save_checkpoint
+from mcnn.models.deeplab import VGG16_WEIGHTS_FILE
+
+
+@pytest.fixture
+def model_cfg(tmp_path, monkeypatch) -> dict:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))  # an empty hub cache
+    return mcnn_config.validate({})["train"]["model"]
+
+
+@pytest.mark.parametrize("arch, parameters", [("largefov", 20.5e6), ("smallfov", 65.1e6)])
+def test_vgg16_deeplab_size_and_output_stride(model_cfg, arch, parameters, caplog):
+    with caplog.at_level(logging.WARNING):
+        model = build_model(dict(model_cfg, arch=arch), 21)
+    assert "RANDOM weights" in caplog.text
+    # Parameter counts of DeepLab-LargeFOV and DeepLab (4x4 fc6) in the DeepLab paper's table 2.
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(parameters, rel=0.002)
+    with torch.no_grad():
+        assert model.eval()(torch.rand(1, 3, 65, 47)).shape == (1, 21, 9, 6)  # ceil(/8)
+
+
+def test_receptive_field_of_the_two_heads(model_cfg):
+    """A pixel change reaches outputs within the field of view: wider for LargeFOV."""
+
+    def reach(arch):
+        cfg = dict(model_cfg, arch=arch, backbone="compact", dropout=0.0)
+        model = build_model(cfg, 2).eval()
+        image = torch.zeros(1, 3, 256, 256, requires_grad=True)
+        model(image)[0, 1, 16, 16].backward()  # output pixel at input position 128
+        columns = image.grad[0].abs().sum(dim=(0, 1)).nonzero()
+        return int(columns.max() - columns.min())
+
+    assert reach("largefov") > 1.3 * reach("smallfov")
+
+
+def test_imagenet_weights_are_decimated_like_deeplab(model_cfg, tmp_path):
+    vgg = torchvision.models.vgg16().state_dict()
+    path = tmp_path / VGG16_WEIGHTS_FILE
+    torch.save(vgg, path)
+    model = build_model(dict(model_cfg, pretrained=str(path)), 11)
+    assert torch.equal(model.features[0].weight, vgg["features.0.weight"])
+    assert torch.equal(model.features[-3].weight, vgg["features.28.weight"])  # conv5_3
+    fc6 = vgg["classifier.0.weight"].view(4096, 512, 7, 7)
+    # 1024 of 4096 filters (every 4th), 3x3 of the 7x7 taps (every 3rd).
+    assert torch.equal(model.fc6.weight[5], fc6[20][:, [0, 3, 6]][:, :, [0, 3, 6]])
+    assert torch.equal(model.fc7.weight[2, 3, 0, 0], vgg["classifier.3.weight"][8, 12])
+    small = build_model(dict(model_cfg, arch="smallfov", pretrained=str(path)), 11)
+    assert torch.equal(small.fc6.weight[7], fc6[7][:, [0, 2, 4, 6]][:, :, [0, 2, 4, 6]])
+
+
+def test_weights_found_in_the_torch_hub_cache(model_cfg, tmp_path, caplog):
+    cache = tmp_path / "torch_home" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    vgg = torchvision.models.vgg16().state_dict()
+    torch.save(vgg, cache / VGG16_WEIGHTS_FILE)
+    with caplog.at_level(logging.WARNING):
+        model = build_model(model_cfg, 3)
+    assert "RANDOM" not in caplog.text
+    assert torch.equal(model.features[2].weight, vgg["features.2.weight"])
+
+
+def test_checkpoint_round_trip_and_bad_files(model_cfg, tmp_path):
+    cfg = dict(model_cfg, backbone="compact")
+    model = build_model(cfg, 4)
+    save_checkpoint(tmp_path / "m.pt", model, cfg, ["car", "cat", "dog"], iteration=7)
+    loaded, checkpoint = load_model(tmp_path / "m.pt")
+    assert checkpoint["iteration"] == 7 and checkpoint["num_labels"] == 4
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, loaded.state_dict()[name])
+    assert not loaded.training
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(DataError, match="junk.pt"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": 1}, tmp_path / "foreign.pt")
+    with pytest.raises(DataError, match="not an mcnn checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
