@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from mcnn import config
-from mcnn.motion.flow import FlowEstimator, resize_to_max_side, shot_flows, warp_coordinates
+from mcnn.motion.flow import (
+    FlowEstimator,
+    consistent_flow,
+    resize_to_max_side,
+    shot_flows,
+    warp_coordinates,
+)
 
 
 def textured(shape=(120, 160), seed=0):
@@ -56,3 +62,21 @@ def test_estimator_uses_the_preset():
     frame = textured()
     flow = FlowEstimator(cfg)(frame, frame)
     assert flow.dtype == np.float32 and np.abs(flow).max() < 0.05
+
+
+def test_forward_backward_check_marks_the_background_a_moving_square_covers():
+    # A 10 x 10 square moves 4 px right over a still background. Forward flow: 4 on the square.
+    # Backward flow (second frame -> first): -4 where the square is in the second frame.
+    forward = np.zeros((40, 40, 2), np.float32)
+    backward = np.zeros((40, 40, 2), np.float32)
+    forward[10:20, 10:20, 0] = 4
+    backward[10:20, 14:24, 0] = -4
+    ok = consistent_flow(forward, backward, relative=0.01, absolute=0.5)
+    covered = np.zeros((40, 40), bool)
+    covered[10:20, 20:24] = True  # background that the square lands on: occluded
+    np.testing.assert_array_equal(ok, ~covered)
+    # The other way round, the strip the square uncovers has no counterpart in the first frame.
+    back_ok = consistent_flow(backward, forward, relative=0.01, absolute=0.5)
+    uncovered = np.zeros((40, 40), bool)
+    uncovered[10:20, 10:14] = True
+    np.testing.assert_array_equal(back_ok, ~uncovered)

@@ -7,8 +7,13 @@ import pytest
 
 from mcnn import config
 from mcnn.core.io import DataError
-from mcnn.motion.fst import segment_shot
-from mcnn.motion.superpixels import build_superpixels, temporal_edges
+from mcnn.motion.fst import _pairwise, location_prior, segment_shot
+from mcnn.motion.superpixels import (
+    ShotSuperpixels,
+    build_superpixels,
+    pull_along_flow,
+    temporal_edges,
+)
 
 
 @pytest.fixture
@@ -116,3 +121,77 @@ def test_step_records_a_failed_shot_and_goes_on(tmp_path, motion_cfg):
     assert result["clip_s000"].masks.shape == truth.shape
     assert result["clip_s001"].status == "failed"
     assert "00004.png" in result["clip_s001"].reason
+
+
+def grid_superpixels(n_frames=2, h=8, w=8, block=4):
+    """Square superpixels of block x block pixels, numbered row by row, frame after frame."""
+    per_frame = (h // block) * (w // block)
+    rows, cols = np.mgrid[:h, :w]
+    local = (rows // block) * (w // block) + cols // block
+    labels = np.stack([local + t * per_frame for t in range(n_frames)]).astype(np.int64)
+    n = n_frames * per_frame
+    centre_r = np.tile(
+        np.repeat(np.arange(h // block), w // block) * block + (block - 1) / 2, n_frames
+    )
+    centre_c = np.tile(
+        np.tile(np.arange(w // block), h // block) * block + (block - 1) / 2, n_frames
+    )
+    return ShotSuperpixels(
+        labels=labels,
+        offsets=np.arange(n_frames + 1) * per_frame,
+        frame=np.repeat(np.arange(n_frames), per_frame),
+        size=np.full(n, float(block * block)),
+        colour=np.zeros((n, 3)),
+        centre=np.stack([centre_r, centre_c], 1),
+    )
+
+
+def test_propagation_is_a_weighted_mean_that_skips_occluded_pixels():
+    sp = grid_superpixels()  # frame 0: ids 0..3, frame 1: ids 4..7, 4 x 4 px each
+    values = np.array([0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    flow = np.zeros((8, 8, 2), np.float32)
+    flow[:4, :4, 0] = 2  # left half of superpixel 0 lands on superpixel 4 ... and 5
+    flow[:4, :2, 0] = 0
+    flow[:4, 2:4, 0] = 4  # columns 2-3 land on 6-7: superpixel 5
+    plain = pull_along_flow(sp, values, 0, 1, flow)
+    np.testing.assert_allclose(plain, [0.5, 0, 0, 0])  # columns 0-1 from id 4 (1), 2-3 from 5
+    weights = np.array([1, 1, 1, 1, 1.0, 3.0, 1, 1])
+    weighted = pull_along_flow(sp, values, 0, 1, flow, weights)
+    np.testing.assert_allclose(weighted, [0.25, 0, 0, 0])  # (8 * 1 * 1 + 8 * 3 * 0) / 32
+    valid = np.ones((8, 8), bool)
+    valid[:4, 2:4] = False  # the pixels landing on id 5 are occluded there
+    np.testing.assert_allclose(pull_along_flow(sp, values, 0, 1, flow, weights, valid)[0], 1.0)
+    valid[:4, :4] = False
+    assert pull_along_flow(sp, values, 0, 1, flow, weights, valid)[0] == 0  # nothing carried
+
+
+def test_location_prior_accumulates_without_fading_and_is_shot_normalised(motion_cfg):
+    cfg = motion_cfg["fst"]
+    sp = grid_superpixels(n_frames=3)
+    ratio = np.zeros(sp.count)
+    ratio[[0, 4, 8]] = 1.0  # the top-left superpixel is inside in every frame of a still clip
+    still = np.zeros((2, 8, 8, 2), np.float32)
+    prior = location_prior(sp, ratio, still, still, cfg)
+    # Every frame: own ratio 1 + carried 1 per earlier frame + 1 per later frame = 3, the
+    # maximum, normalised by 0.75 * 3 -> above saturation -> location_max.
+    np.testing.assert_allclose(prior[[0, 4, 8]], cfg["location_max"])
+    others = np.delete(prior, [0, 4, 8])
+    # Only 1 of the 4 superpixels is above weak_frame_level: 25 % >= 5 %, no weak-frame floor.
+    np.testing.assert_allclose(others, cfg["location_min"])
+
+
+def test_pairwise_contrast_follows_fst_normalisation(motion_cfg):
+    cfg = motion_cfg["fst"]
+    sp = grid_superpixels(n_frames=2)
+    sp.colour[:] = 0
+    sp.colour[[1, 5], 0] = 10.0  # superpixel 1 (and its successor 5) differ by 10 in red
+    still = np.zeros((1, 8, 8, 2), np.float32)
+    edges, weights = _pairwise(sp, still, cfg)
+    spatial = {tuple(e): w for e, w in zip(edges[:8].tolist(), weights[:8], strict=True)}
+    # Frame 0 has 4 spatial edges at centre distance 4: (0,1), (0,2), (1,3), (2,3); two carry
+    # |dc|^2 = 100, so beta_s = 0.5 / mean(|dc|^2 / 4) = 0.5 / 12.5 = 0.04.
+    assert spatial[(0, 2)] == pytest.approx(cfg["spatial_weight"] / 4)
+    assert spatial[(0, 1)] == pytest.approx(cfg["spatial_weight"] * np.exp(-4.0) / 4)
+    # Temporal edges link each superpixel to itself (overlap 1), all with |dc|^2 = 0.
+    temporal = weights[len(edges) - 4 :]
+    np.testing.assert_allclose(temporal, cfg["temporal_weight"])

@@ -57,6 +57,8 @@ def test_filled_ring_body_is_inside_and_its_hole_outside(fst_cfg):
 
 
 def test_curve_touching_the_border_band_is_removed(fst_cfg):
+    # FST's release: a curve reaching the band goes whole.
+    fst_cfg["border_removal"] = "curves"
     band = fst_cfg["border_band"]
     near_border = square_outline((100, 160), 30, band - 5, 30)  # closed, but in the band
     centre = square_outline((100, 160), 30, 100, 30)
@@ -65,6 +67,25 @@ def test_curve_touching_the_border_band_is_removed(fst_cfg):
     inside = inside_map(near_border | centre, fst_cfg)
     assert not inside[:, :60].any()
     assert inside[31:59, 101:129].all()
+
+
+def test_pixels_mode_keeps_an_object_cut_by_the_frame_edge(fst_cfg):
+    # An object entering from the left: its outline is open on the image border. Only the
+    # band's pixels go; from inside, the rays to the left, up-left and down-left leave through
+    # the open side (even: out) but the other 5 cross the outline once (odd: in), so 5 > 4.
+    fst_cfg["border_removal"] = "pixels"
+    band = fst_cfg["border_band"]
+    cut = np.zeros((100, 160), bool)  # rows 30..79, columns ..39: the left side is off-frame
+    cut[30, :40] = cut[79, :40] = True
+    cut[30:80, 39] = True
+    kept = remove_border_curves(cut, band, "pixels")
+    np.testing.assert_array_equal(kept[:, band:-band][band:-band], cut[:, band:-band][band:-band])
+    assert not kept[:, :band].any() and not kept[:band].any()
+    inside = inside_map(cut, fst_cfg)
+    assert inside[31:79, band:39].all()
+    assert not inside[:, 39:].any() and not inside[:31].any() and not inside[79:].any()
+    fst_cfg["border_removal"] = "curves"
+    assert not inside_map(cut, fst_cfg).any()
 
 
 def translating_square_flow(step, shape=(100, 120)):

@@ -30,15 +30,24 @@ def max_neighbour_angle(flow: np.ndarray) -> np.ndarray:
     return largest
 
 
-def motion_boundaries(flow: np.ndarray, cfg: dict, gradient_constant: float | None = None):
+def motion_boundaries(
+    flow: np.ndarray,
+    cfg: dict,
+    gradient_constant: float | None = None,
+    terms: tuple[np.ndarray, np.ndarray] | None = None,
+):
     """(H, W) float32 motion-boundary strength in [0, 1] for one flow field.
 
     `cfg` is `config["motion"]["fst"]`; `gradient_constant` overrides its `gradient_constant`
-    (the quality-driven recalibration sweeps it).
+    (the quality-driven recalibration sweeps it). `terms`: the flow's (gradient magnitude,
+    largest neighbour angle) if already computed (they do not depend on the constants).
     """
     lam = cfg["gradient_constant"] if gradient_constant is None else gradient_constant
-    b_mag = 1.0 - np.exp(-lam * flow_gradient_magnitude(flow))
-    b_theta = 1.0 - np.exp(-cfg["orientation_constant"] * max_neighbour_angle(flow) ** 2)
+    if terms is None:
+        terms = (flow_gradient_magnitude(flow), max_neighbour_angle(flow))
+    gradient, angle = terms
+    b_mag = 1.0 - np.exp(-lam * gradient)
+    b_theta = 1.0 - np.exp(-cfg["orientation_constant"] * angle**2)
     strong = b_mag > cfg["strong_gradient"]
     moderate = (b_mag > cfg["weak_gradient"]) & ~strong
     strength = np.where(

@@ -72,3 +72,18 @@ def warp_coordinates(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     target_cols = np.clip(np.rint(cols + flow[..., 0]), 0, w - 1).astype(np.intp)
     target_rows = np.clip(np.rint(rows + flow[..., 1]), 0, h - 1).astype(np.intp)
     return target_rows, target_cols
+
+
+def consistent_flow(flow: np.ndarray, back: np.ndarray, relative: float, absolute: float):
+    """(H, W) bool: pixels whose `flow` (first -> second) is confirmed by `back` (second -> first).
+
+    Forward-backward check (Sundaram, Brox & Keutzer, ECCV 2010): following the flow and then
+    the backward flow from where it lands must come back, |f + b|^2 <= relative * (|f|^2 +
+    |b|^2) + absolute (px^2). Pixels that fail are mostly occluded in the second frame (covered
+    by a moving object), where the flow cannot say what they become.
+    """
+    rows, cols = warp_coordinates(flow)
+    returned = back[rows, cols]
+    error = ((flow + returned) ** 2).sum(-1)
+    scale = (flow**2).sum(-1) + (returned**2).sum(-1)
+    return error <= relative * scale + absolute

@@ -18,7 +18,7 @@ import numpy as np
 from mcnn.core import gmm
 from mcnn.core.io import DataError
 from mcnn.motion.boundaries import flow_gradient_magnitude
-from mcnn.motion.flow import resize_to_max_side, shot_flows
+from mcnn.motion.flow import consistent_flow, resize_to_max_side, shot_flows
 from mcnn.motion.inside_outside import inside_outside
 from mcnn.motion.superpixels import (
     ShotSuperpixels,
@@ -78,27 +78,47 @@ def location_prior(
 ) -> np.ndarray:
     """(N,) probability that each superpixel is foreground, judged by position alone.
 
-    Inside-ratios are accumulated forward and backward in time along the flow, damped where the
-    flow itself is unreliable (large flow gradients), then normalised frame by frame.
+    As FST's release: inside-ratios are accumulated forward in time (frame t adds the value
+    carried from t-1 along the flow) and, separately, backward; the prior is the frame's own
+    ratio plus both carried gains. Carrying is a weighted mean over the source superpixels a
+    superpixel's pixels come from, each source weighted by exp(-damping * its mean flow-gradient
+    magnitude): unreliable flow counts less, but evidence does not fade with distance. Pixels
+    failing the forward-backward flow check (occluded in the source frame) carry nothing
+    (`occlusion_check`, not in FST: without it the background an object is about to cover
+    inherits the object's value, a wake ahead of every moving object). The sum
+    is divided by `location_norm` times its maximum over the shot (or over each frame, see
+    `location_scope`).
     """
     n_frames = len(sp.offsets) - 1
-    damping = cfg["propagation_damping"]
-    along = []
+    own_flow = list(forward) + [backward[-1]]
+    gradient = np.concatenate(
+        [frame_means(sp, t, flow_gradient_magnitude(f)) for t, f in enumerate(own_flow)]
+    )
+    trust = np.exp(-cfg["propagation_damping"] * gradient)
+    gains = []
     for order, flows, step in (
         (range(1, n_frames), backward, -1),  # frame t pulls from t-1 with the flow t -> t-1
         (range(n_frames - 2, -1, -1), forward, +1),  # frame t pulls from t+1 with t -> t+1
     ):
         acc = ratio.copy()
+        other = forward if step < 0 else backward
         for t in order:
-            flow = flows[t - 1] if step < 0 else flows[t]
-            carried = pull_along_flow(sp, acc, t, t + step, flow)
-            trust = np.exp(-damping * frame_means(sp, t, flow_gradient_magnitude(flow)))
-            acc[sp.offsets[t] : sp.offsets[t + 1]] += trust * carried
-        along.append(acc)
-    location = along[0] + along[1]
+            pair = t - 1 if step < 0 else t
+            valid = None
+            if cfg["occlusion_check"]:
+                valid = consistent_flow(
+                    flows[pair], other[pair], cfg["occlusion_relative"], cfg["occlusion_absolute"]
+                )
+            carried = pull_along_flow(sp, acc, t, t + step, flows[pair], trust, valid)
+            acc[sp.offsets[t] : sp.offsets[t + 1]] += carried
+        gains.append(acc - ratio)
+    location = ratio + gains[0] + gains[1]
 
     starts = sp.offsets[:-1]
-    scale = cfg["location_norm"] * np.maximum.reduceat(location, starts)[sp.frame]
+    if cfg["location_scope"] == "shot":
+        scale = np.full(sp.count, cfg["location_norm"] * location.max())
+    else:
+        scale = cfg["location_norm"] * np.maximum.reduceat(location, starts)[sp.frame]
     location = np.divide(location, scale, out=np.zeros_like(location), where=scale > 0)
     location[location > cfg["location_saturation"]] = cfg["location_max"]
     confident = np.add.reduceat(location > cfg["weak_frame_level"], starts) / np.diff(sp.offsets)
@@ -123,35 +143,45 @@ def segment_superpixels(
         log.warning("no motion evidence for one of the two colour models; keeping inside maps")
         return fg_samples
     rng = np.random.default_rng(seed)
+    # First round as FST: a sample counts by how surely it is inside (fg) or outside (bg).
+    sample_weight = (ratio, 1.0 - ratio)
     location_fg = -cfg["location_weight"] * np.log(location)
     location_bg = -cfg["location_weight"] * np.log1p(-location)
     foreground = None
     for _ in range(cfg["grabcut_iterations"]):
-        colour_fg, colour_bg = _colour_costs(sp, fg_samples, bg_samples, cfg, rng)
-        cut = _min_cut(location_fg + colour_fg, location_bg + colour_bg, edges, weights)
+        colour_fg, colour_bg = _colour_costs(sp, fg_samples, bg_samples, sample_weight, cfg, rng)
+        scale = cfg["unary_scale"]
+        cut = _min_cut(
+            scale * (location_fg + colour_fg), scale * (location_bg + colour_bg), edges, weights
+        )
         if foreground is not None and np.array_equal(cut, foreground):
             break
         foreground = cut
         if foreground.all() or not foreground.any():
             break  # one colour model would have no samples left
         fg_samples, bg_samples = foreground, ~foreground
+        sample_weight = (np.ones(sp.count), np.ones(sp.count))
     return foreground
 
 
 def _pairwise(sp: ShotSuperpixels, forward: np.ndarray, cfg: dict):
-    """Edges (E, 2) and their contrast-sensitive weights (E,), spatial and temporal."""
+    """Edges (E, 2) and their contrast-sensitive weights (E,), spatial and temporal.
+
+    As FST's release, each kind of edge normalises its contrast by the mean of the quantity it
+    is weighed with: spatial beta = contrast / mean(|dc|^2 / centre distance), temporal beta =
+    contrast / mean(|dc|^2 * overlap).
+    """
     spatial = spatial_edges(sp)
     temporal, overlap = temporal_edges(sp, forward)
     dc_spatial = _colour_distance2(sp.colour, spatial)
     dc_temporal = _colour_distance2(sp.colour, temporal)
     centre_distance = np.linalg.norm(sp.centre[spatial[:, 0]] - sp.centre[spatial[:, 1]], axis=1)
     # Centres of two touching superpixels can (rarely) coincide; a pixel is the finest distance.
-    w_spatial = (
-        cfg["spatial_weight"]
-        * np.exp(-_beta(dc_spatial, cfg) * dc_spatial)
-        / np.maximum(centre_distance, 1.0)
-    )
-    w_temporal = cfg["temporal_weight"] * overlap * np.exp(-_beta(dc_temporal, cfg) * dc_temporal)
+    centre_distance = np.maximum(centre_distance, 1.0)
+    beta_spatial = _beta(dc_spatial / centre_distance, cfg)
+    beta_temporal = _beta(dc_temporal * overlap, cfg)
+    w_spatial = cfg["spatial_weight"] * np.exp(-beta_spatial * dc_spatial) / centre_distance
+    w_temporal = cfg["temporal_weight"] * overlap * np.exp(-beta_temporal * dc_temporal)
     return np.concatenate([spatial, temporal]), np.concatenate([w_spatial, w_temporal])
 
 
@@ -159,12 +189,12 @@ def _colour_distance2(colour: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return ((colour[edges[:, 0]] - colour[edges[:, 1]]) ** 2).sum(1)
 
 
-def _beta(distance2: np.ndarray, cfg: dict) -> float:
-    mean = float(distance2.mean()) if len(distance2) else 0.0
+def _beta(normaliser: np.ndarray, cfg: dict) -> float:
+    mean = float(normaliser.mean()) if len(normaliser) else 0.0
     return cfg["contrast"] / mean if mean > 0 else 0.0
 
 
-def _colour_costs(sp, fg_samples, bg_samples, cfg, rng):
+def _colour_costs(sp, fg_samples, bg_samples, sample_weight, cfg, rng):
     """(N,) -log p(colour | fg) and -log p(colour | bg).
 
     One pair of GMMs per run of `gmm_frame_step` frames, fitted on the samples of the whole
@@ -180,11 +210,11 @@ def _colour_costs(sp, fg_samples, bg_samples, cfg, rng):
         stop = min(start + step, n_frames)
         middle = (start + stop - 1) / 2
         targets = slice(sp.offsets[start], sp.offsets[stop])
-        for idx, n_components, cost in (
-            (fg_idx, cfg["fg_components"], cost_fg),
-            (bg_idx, cfg["bg_components"], cost_bg),
+        for idx, n_components, cost, base in (
+            (fg_idx, cfg["fg_components"], cost_fg, sample_weight[0]),
+            (bg_idx, cfg["bg_components"], cost_bg, sample_weight[1]),
         ):
-            weights = np.exp(-cfg["temporal_decay"] * (sp.frame[idx] - middle) ** 2)
+            weights = base[idx] * np.exp(-cfg["temporal_decay"] * (sp.frame[idx] - middle) ** 2)
             model = gmm.fit(
                 sp.colour[idx],
                 weights,

@@ -11,15 +11,25 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from mcnn.motion.boundaries import motion_boundaries
+from mcnn.motion.boundaries import flow_gradient_magnitude, max_neighbour_angle, motion_boundaries
 
 
-def remove_border_curves(boundary: np.ndarray, band: int) -> np.ndarray:
+def remove_border_curves(boundary: np.ndarray, band: int, mode: str = "curves") -> np.ndarray:
     """Drop the boundary curves (8-connected components) that reach within `band` px of the border.
 
     Such curves are usually open (an object cut by the frame edge, or flow artefacts at the
-    border) and would make every ray count wrong.
+    border) and would make every ray count wrong. FST's release drops them whole (its
+    `cleanBoundaries` spreads the removal from the band along the curve). With `mode`
+    "pixels", only the boundary pixels inside the band go: a curve cut by the frame edge then
+    stays, and the majority vote over the 8 rays still finds an object touching one side
+    (the rays towards the open side vote out, the others in).
     """
+    if mode == "pixels":
+        kept = boundary.astype(bool).copy()
+        width = max(band, 1)
+        kept[:width] = kept[-width:] = False
+        kept[:, :width] = kept[:, -width:] = False
+        return kept
     n, labels = cv2.connectedComponents(boundary.astype(np.uint8), connectivity=8)
     if n <= 1:
         return boundary.astype(bool)
@@ -36,9 +46,10 @@ def _crossings_along_positive(boundary: np.ndarray, direction: tuple[int, int]) 
     """Crossings on the ray from each pixel towards +x (0, 1), +y (1, 0) or +x+y (1, 1).
 
     A crossing is a 0 -> 1 transition met while travelling along the ray; the pixel itself
-    does not count.
+    does not count. Counted in uint8, i.e. modulo 256: only the parity is used, and it
+    survives the wrap-around (4x less memory traffic than int32, the cost of this stage).
     """
-    b = boundary.astype(np.int32)
+    b = boundary.astype(np.uint8)
     before = np.zeros_like(b)  # the pixel one step back along the ray, 0 outside the image
     dy, dx = direction
     before[dy:, dx:] = b[: b.shape[0] - dy, : b.shape[1] - dx]
@@ -48,7 +59,7 @@ def _crossings_along_positive(boundary: np.ndarray, direction: tuple[int, int]) 
         h, w = b.shape
         rows = np.arange(h)[:, None]
         cols = np.arange(w)[None, :] - rows + (h - 1)
-        sheared = np.zeros((h, w + h - 1), np.int32)
+        sheared = np.zeros((h, w + h - 1), np.uint8)
         sheared[rows, cols] = entries
         return _sum_after(sheared, axis=0)[rows, cols]
     return _sum_after(entries, axis=1 if direction == (0, 1) else 0)
@@ -56,7 +67,7 @@ def _crossings_along_positive(boundary: np.ndarray, direction: tuple[int, int]) 
 
 def _sum_after(values: np.ndarray, axis: int) -> np.ndarray:
     """Sum of the values strictly after each position along `axis`."""
-    total = np.flip(np.cumsum(np.flip(values, axis), axis), axis)
+    total = np.flip(np.cumsum(np.flip(values, axis), axis, dtype=values.dtype), axis)
     return total - values
 
 
@@ -80,7 +91,7 @@ def inside_votes(boundary: np.ndarray) -> np.ndarray:
     The count of crossings along a ray is a sum over the line beyond the pixel, so all pixels
     are done at once with cumulative sums.
     """
-    votes = np.zeros(boundary.shape, np.int32)
+    votes = np.zeros(boundary.shape, np.uint8)
     for base, flip_rows, flip_cols in _DIRECTIONS:
         axes = tuple(a for a, flip in ((0, flip_rows), (1, flip_cols)) if flip)
         b = np.flip(boundary, axes) if axes else boundary
@@ -91,7 +102,7 @@ def inside_votes(boundary: np.ndarray) -> np.ndarray:
 
 def inside_map(boundary: np.ndarray, cfg: dict) -> np.ndarray:
     """(H, W) bool: pixels inside the closed boundary curves; boundary pixels are outside."""
-    cleaned = remove_border_curves(boundary, cfg["border_band"])
+    cleaned = remove_border_curves(boundary, cfg["border_band"], cfg["border_removal"])
     return (inside_votes(cleaned) > cfg["inside_votes"]) & ~cleaned
 
 
@@ -117,13 +128,14 @@ def inside_outside(flow: np.ndarray, cfg: dict) -> tuple[np.ndarray, np.ndarray]
     constant that gave the best-quality map. When the default constant's map scores below
     `cfg["min_quality"]`, every constant of `cfg["recalibration_constants"]` is tried.
     """
-    strength = motion_boundaries(flow, cfg)
+    terms = (flow_gradient_magnitude(flow), max_neighbour_angle(flow))
+    strength = motion_boundaries(flow, cfg, terms=terms)
     inside = inside_map(strength > cfg["boundary_threshold"], cfg)
     quality = frame_quality(inside)
     if quality >= cfg["min_quality"]:
         return inside, strength
     for constant in cfg["recalibration_constants"]:
-        candidate_strength = motion_boundaries(flow, cfg, gradient_constant=constant)
+        candidate_strength = motion_boundaries(flow, cfg, constant, terms)
         candidate = inside_map(candidate_strength > cfg["boundary_threshold"], cfg)
         candidate_quality = frame_quality(candidate)
         if candidate_quality > quality:

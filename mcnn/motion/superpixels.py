@@ -108,15 +108,35 @@ def temporal_edges(sp: ShotSuperpixels, forward: np.ndarray) -> tuple[np.ndarray
 
 
 def pull_along_flow(
-    sp: ShotSuperpixels, values: np.ndarray, t: int, source: int, flow: np.ndarray
+    sp: ShotSuperpixels,
+    values: np.ndarray,
+    t: int,
+    source: int,
+    flow: np.ndarray,
+    weights: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
 ) -> np.ndarray:
     """Carry per-superpixel `values` (N,) of frame `source` to the superpixels of frame `t`.
 
     `flow` maps frame t to frame `source`; each pixel of frame t takes the value of the source
-    superpixel it lands on, and the result is the mean over each superpixel of frame t.
+    superpixel it lands on, and the result is the mean over each superpixel of frame t. With
+    `weights` (N,), the mean is weighted by the weight of each pixel's source superpixel (FST's
+    normalised propagation: unreliable sources count less, but nothing decays); a superpixel
+    whose sources all weigh 0 gets 0. `valid` (H, W) bool: only these pixels of frame t carry
+    a value (the others, e.g. occluded in the source frame, weigh 0; needs `weights`).
     """
     rows, cols = warp_coordinates(flow)
-    return frame_means(sp, t, values[sp.labels[source][rows, cols]])
+    src = sp.labels[source][rows, cols]
+    if weights is None:
+        return frame_means(sp, t, values[src])
+    first, last = sp.offsets[t], sp.offsets[t + 1]
+    local = sp.labels[t].ravel() - first
+    w = weights[src].ravel()
+    if valid is not None:
+        w = w * valid.ravel()
+    total = np.bincount(local, w * values[src].ravel(), last - first)
+    norm = np.bincount(local, w, last - first)
+    return np.divide(total, norm, out=np.zeros_like(total), where=norm > 0)
 
 
 def frame_means(sp: ShotSuperpixels, t: int, image: np.ndarray) -> np.ndarray:
