@@ -27,6 +27,9 @@ ENV = "../envs/mcnn.yaml"
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_.-]+",
     video=r"[A-Za-z0-9_.-]+",
+    strategy=r"mcnn|hard|em_adapt",
+    fov=r"largefov|smallfov",
+    seed=r"\d+",
 
 
 def as_json(value):
@@ -47,6 +50,15 @@ _unknown = set(config["demo_world"]["classes"]) - set(config["classes"])
 if _unknown:
     raise ValueError(
         f"config key 'demo_world.classes': {sorted(_unknown)} not in 'classes' {config['classes']}"
+    )
+
+if "mixed" in config["experiments"]["variants"] and not config["image_datasets"]:
+    raise ValueError(
+        "config key 'experiments.variants': 'mixed' needs an image dataset in 'image_datasets'"
+    )
+if config["experiments"]["variants"] and not config["video_datasets"]:
+    raise ValueError(
+        "config key 'video_datasets': training needs at least one video dataset"
     )
 
 for _role in ("video_datasets", "image_datasets"):
@@ -79,6 +91,46 @@ def motion_files(wildcards):
     ]
 
 
+def video_samples(wildcards):
+    return [f"{RESULTS}/samples/{dataset}.h5" for dataset in config["video_datasets"]]
+
+
+def image_index(wildcards):
+    """The index of the tagged images for mixed training: the first image dataset."""
+    return f"{RESULTS}/index/{config['image_datasets'][0]}.shots.csv"
+
+
+def train_settings(fov):
+    """config["train"] with the field of view of this job's wildcard."""
+    settings = json.loads(json.dumps(config["train"]))
+    settings["model"]["arch"] = fov
+    return settings
+
+
+#: Where each variant's final model comes from (strategy of the first training, later stages).
+VARIANT_MODEL = {
+    "em_adapt": "train/em_adapt-{fov}-s{seed}",
+    "mcnn_hard": "train/hard-{fov}-s{seed}",
+    "mcnn_star": "train/mcnn-{fov}-s{seed}",
+    "mcnn": "finetune/{fov}-s{seed}",
+    "mixed": "mixed/{fov}-s{seed}",
+}
+
+
+def variant_model(variant, fov, seed):
+    return f"{RESULTS}/{VARIANT_MODEL[variant].format(fov=fov, seed=seed)}/model.pt"
+
+
+def experiment_models():
+    ex = config["experiments"]
+    return [
+        variant_model(variant, fov, seed)
+        for variant in ex["variants"]
+        for fov in ex["fovs"]
+        for seed in ex["seeds"]
+    ]
+
+
 def has_masks(dataset):
     return bool((shot_index(dataset)["mask_path"] != "").any())
 
@@ -91,4 +143,12 @@ def all_targets(wildcards):
             targets.append(f"{RESULTS}/eval/motion/{dataset}.csv")
     for dataset in config["image_datasets"]:
         targets.append(f"{RESULTS}/index/{dataset}.shots.csv")
+    targets += experiment_models()
+    if "mcnn_star" in config["experiments"]["variants"]:
+        targets += [
+            f"{RESULTS}/figures/labels/{dataset}-{fov}-s{seed}.png"
+            for dataset in config["video_datasets"]
+            for fov in config["experiments"]["fovs"]
+            for seed in config["experiments"]["seeds"]
+        ]
     return targets

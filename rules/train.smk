@@ -1,0 +1,156 @@
+# Training: the first M-CNN training per label strategy, shot selection, fine-tuning and mixed
+# video+image training; one job per (strategy, field of view, seed).
+
+
+rule train:
+    input:
+        samples=video_samples,
+    output:
+        model=f"{RESULTS}/train/{{strategy}}-{{fov}}-s{{seed}}/model.pt",
+        loss=report(
+            f"{RESULTS}/train/{{strategy}}-{{fov}}-s{{seed}}/loss.png",
+            category="Training curves",
+            caption="../report/loss.rst",
+        ),
+        summary=f"{RESULTS}/train/{{strategy}}-{{fov}}-s{{seed}}/train.json",
+    log:
+        f"{LOGS}/train/{{strategy}}-{{fov}}-s{{seed}}.log",
+    conda:
+        ENV
+    threads: config["resources"]["threads"]
+    resources:
+        gpu=config["resources"]["train_gpus"],
+        mem_mb=config["resources"]["train_mem_mb"],
+        runtime=config["resources"]["train_runtime"],
+    params:
+        settings=lambda w: as_json(train_settings(w.fov)),
+        labels=as_json(config["labels"]),
+        classes=as_json(config["classes"]),
+        out_dir=lambda w, output: Path(output.model).parent,
+    shell:
+        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        " --label-params {params.labels:q} --classes {params.classes:q}"
+        " --strategy {wildcards.strategy} --seed {wildcards.seed}"
+        " --output-dir {params.out_dir} > {log} 2>&1"
+
+
+rule select_shots:
+    input:
+        model=f"{RESULTS}/train/mcnn-{{fov}}-s{{seed}}/model.pt",
+        samples=video_samples,
+    output:
+        report(
+            f"{RESULTS}/select/{{fov}}-s{{seed}}.csv",
+            category="Shot selection",
+            caption="../report/selection.rst",
+        ),
+    log:
+        f"{LOGS}/select/{{fov}}-s{{seed}}.log",
+    conda:
+        ENV
+    threads: config["resources"]["threads"]
+    resources:
+        gpu=config["resources"]["train_gpus"],
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=config["resources"]["runtime"],
+    params:
+        settings=as_json(config["train"]["select"]),
+    shell:
+        "python -m mcnn select-shots --checkpoint {input.model} --samples {input.samples}"
+        " --params {params.settings:q} --output {output} > {log} 2>&1"
+
+
+rule finetune:
+    input:
+        init=f"{RESULTS}/train/mcnn-{{fov}}-s{{seed}}/model.pt",
+        shots=f"{RESULTS}/select/{{fov}}-s{{seed}}.csv",
+        samples=video_samples,
+    output:
+        model=f"{RESULTS}/finetune/{{fov}}-s{{seed}}/model.pt",
+        loss=report(
+            f"{RESULTS}/finetune/{{fov}}-s{{seed}}/loss.png",
+            category="Training curves",
+            caption="../report/loss.rst",
+        ),
+        summary=f"{RESULTS}/finetune/{{fov}}-s{{seed}}/train.json",
+    log:
+        f"{LOGS}/finetune/{{fov}}-s{{seed}}.log",
+    conda:
+        ENV
+    threads: config["resources"]["threads"]
+    resources:
+        gpu=config["resources"]["train_gpus"],
+        mem_mb=config["resources"]["train_mem_mb"],
+        runtime=config["resources"]["train_runtime"],
+    params:
+        settings=lambda w: as_json(train_settings(w.fov)),
+        labels=as_json(config["labels"]),
+        classes=as_json(config["classes"]),
+        out_dir=lambda w, output: Path(output.model).parent,
+    shell:
+        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        " --label-params {params.labels:q} --classes {params.classes:q}"
+        " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"
+        " --output-dir {params.out_dir} > {log} 2>&1"
+
+
+rule train_mixed:
+    input:
+        init=f"{RESULTS}/finetune/{{fov}}-s{{seed}}/model.pt",
+        shots=f"{RESULTS}/select/{{fov}}-s{{seed}}.csv",
+        samples=video_samples,
+        images=image_index,
+    output:
+        model=f"{RESULTS}/mixed/{{fov}}-s{{seed}}/model.pt",
+        loss=report(
+            f"{RESULTS}/mixed/{{fov}}-s{{seed}}/loss.png",
+            category="Training curves",
+            caption="../report/loss.rst",
+        ),
+        summary=f"{RESULTS}/mixed/{{fov}}-s{{seed}}/train.json",
+    log:
+        f"{LOGS}/mixed/{{fov}}-s{{seed}}.log",
+    conda:
+        ENV
+    threads: config["resources"]["threads"]
+    resources:
+        gpu=config["resources"]["train_gpus"],
+        mem_mb=config["resources"]["train_mem_mb"],
+        runtime=config["resources"]["train_runtime"],
+    params:
+        settings=lambda w: as_json(train_settings(w.fov)),
+        labels=as_json(config["labels"]),
+        classes=as_json(config["classes"]),
+        out_dir=lambda w, output: Path(output.model).parent,
+    shell:
+        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        " --label-params {params.labels:q} --classes {params.classes:q}"
+        " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"
+        " --images {input.images} --output-dir {params.out_dir} > {log} 2>&1"
+
+
+rule label_figures:
+    input:
+        samples=f"{RESULTS}/samples/{{dataset}}.h5",
+        model=f"{RESULTS}/train/mcnn-{{fov}}-s{{seed}}/model.pt",
+    output:
+        report(
+            f"{RESULTS}/figures/labels/{{dataset}}-{{fov}}-s{{seed}}.png",
+            category="Label inference",
+            caption="../report/label_figures.rst",
+        ),
+    log:
+        f"{LOGS}/label_figures/{{dataset}}-{{fov}}-s{{seed}}.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=config["resources"]["runtime"],
+    params:
+        labels=as_json(config["labels"]),
+        classes=as_json(config["classes"]),
+    shell:
+        "python -m mcnn label-figures --samples {input.samples} --checkpoint {input.model}"
+        " --params {params.labels:q} --classes {params.classes:q} --seed {wildcards.seed}"
+        " --output {output} > {log} 2>&1"
