@@ -4,20 +4,31 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
 # The schema lives in the package so that `python -m mcnn` steps and the workflow read one truth.
-validate(config, schema="../mcnn/schemas/config.schema.yaml")
-
-# Snakemake's validator fills defaults only where a section is written out in full; mcnn's fills
-# them through the per-section schema files, so every rule sees every setting.
+# mcnn's validator first: its message names the key as a dotted path; then Snakemake's.
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 import mcnn.config
 
-config.update(mcnn.config.validate(config))
+try:
+    # It also fills defaults through the per-section schema files, which Snakemake's does only
+    # where a section is written out in full.
+    config.update(mcnn.config.validate(config))
+except mcnn.config.ConfigError as error:
+    raise WorkflowError(f"invalid configuration: {error}") from None
+validate(config, schema="../mcnn/schemas/config.schema.yaml")
+
+# Rules run `python -m mcnn`: make it this workflow's own code in whatever environment runs
+# them (the venv, or the conda env of envs/mcnn.yaml, which holds only the dependencies).
+# (Snakemake formats the prefix too: doubled braces reach the shell as single ones.)
+shell.prefix(
+    f"export PYTHONPATH={Path(workflow.basedir).parent}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+)
 
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
@@ -46,8 +57,13 @@ def dataset_config(name):
     return config["datasets"][name]
 
 
+_demo_root = Path(config["demo_world"]["root"]).resolve()
+_uses_demo = any(
+    Path(entry["root"]).resolve().is_relative_to(_demo_root)
+    for entry in config["datasets"].values()
+)
 _unknown = set(config["demo_world"]["classes"]) - set(config["classes"])
-if _unknown:
+if _uses_demo and _unknown:
     raise ValueError(
         f"config key 'demo_world.classes': {sorted(_unknown)} not in 'classes' {config['classes']}"
     )
