@@ -109,6 +109,13 @@ def test_every_shot_pruned_fails_naming_the_dataset(tmp_path):
     assert not (tmp_path / "samples" / "toy.h5").exists()
 
 
+def test_untagged_shots_are_not_sampled(tmp_path):
+    index, pruned, motion_dir = _world(tmp_path, [0.25] * 30, labels="")
+    with pytest.raises(DataError, match="no kept shot has a tag"):
+        _sample(tmp_path, index, pruned, motion_dir)
+    assert not (tmp_path / "samples" / "toy.h5").exists()
+
+
 def test_stale_pruning_table_is_detected(tmp_path):
     index, pruned, motion_dir = _world(tmp_path, [0.25] * 30)
     table = pd.read_csv(pruned)

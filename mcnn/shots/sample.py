@@ -95,6 +95,18 @@ def run(
     unknown = sorted(set(kept["shot_id"]) - set(shots.index))
     if unknown:
         raise DataError(pruned_path, f"kept shots {unknown[:5]} are not in the index {index_path}")
+    # A video whose tag is none of the classes (DAVIS "none") still counts for the motion
+    # stage's J/F, but gives nothing to train on.
+    untagged = kept["shot_id"].map(shots["labels"]) == ""
+    if untagged.any():
+        log.info(
+            "skipped %d kept shots without a tag: %s",
+            untagged.sum(),
+            ", ".join(kept.loc[untagged, "shot_id"]),
+        )
+        kept = kept[~untagged]
+    if kept.empty:
+        raise DataError(index_path, "no kept shot has a tag among the classes: nothing to train on")
 
     def samples() -> Iterator[ShotSample]:
         for _, row in tqdm(kept.iterrows(), total=len(kept), desc="sample shots"):
