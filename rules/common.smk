@@ -30,7 +30,7 @@ shell.prefix(
     f"export PYTHONPATH={Path(workflow.basedir).parent}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
 )
 
-RESULTS = "results"
+RESULTS = config["results_dir"]
 LOGS = f"{RESULTS}/logs"
 ENV = "../envs/mcnn.yaml"
 

@@ -81,6 +81,14 @@ def test_voc_missing_split_list():
         build_index("voc", dataset_entry("voc2012", root), CLASSES)
 
 
+def test_voc_split_lists_of_our_own(tmp_path):
+    root = shared_dataset("voc2012") / "VOC2012"
+    (tmp_path / "mine.txt").write_text("2007_000032\n")
+    entry = dataset_entry("voc2012", root, splits=["mine"], split_lists=str(tmp_path))
+    shots = build_index("voc", entry, CLASSES).shots
+    assert shots["video_id"].tolist() == ["2007_000032"] and shots["split"].tolist() == ["mine"]
+
+
 def test_voc_to_labels():
     mask = np.array([[0, 1, 2], [3, 255, 15]], np.uint8)  # bg, aeroplane, bicycle, bird, void
     expected = np.array([[0, 2, 0], [1, 255, 0]], np.uint8)

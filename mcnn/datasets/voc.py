@@ -50,8 +50,10 @@ def read(cfg: dict, classes: Sequence[str]) -> tuple[list[dict], list[dict]]:
     # Label value -> class name for the VOC classes we train on.
     wanted = {value: name for value, name in enumerate(VOC_CLASSES) if name in classes}
     shots = []
+    # Relative split folders are taken from the working directory, like every config path.
+    lists = Path(cfg["split_lists"]) if cfg["split_lists"] else root / "ImageSets" / "Segmentation"
     for split in cfg["splits"]:
-        list_path = root / "ImageSets" / "Segmentation" / f"{split}.txt"
+        list_path = lists / f"{split}.txt"
         if not list_path.is_file():
             raise DataError(list_path, f"split list of '{split}' does not exist")
         image_ids = [line.split()[0] for line in list_path.read_text().splitlines() if line.strip()]
