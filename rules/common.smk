@@ -39,6 +39,7 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_.-]+",
     video=r"[A-Za-z0-9_.-]+",
     strategy=r"mcnn|hard|em_adapt",
+    variant=r"em_adapt|mcnn_hard|mcnn_star|mcnn|mixed",
     fov=r"largefov|smallfov",
     seed=r"\d+",
 
@@ -147,6 +148,21 @@ def experiment_models():
     ]
 
 
+def evaluation_results(wildcards):
+    ex = config["experiments"]
+    return [
+        f"{RESULTS}/eval/voc/{variant}-{fov}-s{seed}.json"
+        for variant in ex["variants"]
+        for fov in ex["fovs"]
+        for seed in ex["seeds"]
+    ]
+
+
+def has_boxes(dataset):
+    path = checkpoints.ingest.get(dataset=dataset).output.boxes
+    return not pd.read_csv(path, keep_default_na=False).empty
+
+
 def has_masks(dataset):
     return bool((shot_index(dataset)["mask_path"] != "").any())
 
@@ -160,6 +176,22 @@ def all_targets(wildcards):
     for dataset in config["image_datasets"]:
         targets.append(f"{RESULTS}/index/{dataset}.shots.csv")
     targets += experiment_models()
+    ex = config["experiments"]
+    runs = [(fov, seed) for fov in ex["fovs"] for seed in ex["seeds"]]
+    if ex["variants"] and config["image_datasets"]:
+        targets.append(f"{RESULTS}/tables/voc.csv")
+        targets += [
+            f"{RESULTS}/figures/qualitative-{fov}-s{seed}.png" for fov, seed in runs
+        ]
+    if config["evaluate"]["colocalize_variant"] in ex["variants"]:
+        targets += [
+            f"{RESULTS}/tables/corloc-{dataset}-{fov}-s{seed}.csv"
+            for dataset in config["video_datasets"]
+            if has_boxes(dataset)
+            for fov, seed in runs
+        ]
+    if config["evaluate"]["predict_input"]:
+        targets.append(f"{RESULTS}/predict")
     if "mcnn_star" in config["experiments"]["variants"]:
         targets += [
             f"{RESULTS}/figures/labels/{dataset}-{fov}-s{seed}.png"

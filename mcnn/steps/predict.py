@@ -1,0 +1,19 @@
+"""Segment a folder of images, one image or a video: VOC-palette label PNGs and overlays."""
+
+from __future__ import annotations
+
+import argparse
+
+from mcnn.predict import predict
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, help="network checkpoint (model.pt)")
+    parser.add_argument("--input", required=True, help="folder of images, an image or a video")
+    parser.add_argument("--output", required=True, help="folder for <name>.png and overlays")
+    parser.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda if available)")
+    parser.add_argument("--batch-size", type=int, default=4, help="images per network pass")
+
+
+def main(args: argparse.Namespace) -> None:
+    predict(args.checkpoint, args.input, args.output, args.device, args.batch_size)

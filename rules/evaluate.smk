@@ -1,0 +1,154 @@
+# Evaluation: VOC IoU per trained model and the paper's tables, co-localization (CorLoc),
+# qualitative figures, and segmentation of the user's own images or video.
+
+
+rule evaluate_voc:
+    input:
+        model=lambda w: variant_model(w.variant, w.fov, w.seed),
+        index=image_index,
+    output:
+        f"{RESULTS}/eval/voc/{{variant}}-{{fov}}-s{{seed}}.json",
+    log:
+        f"{LOGS}/eval_voc/{{variant}}-{{fov}}-s{{seed}}.log",
+    conda:
+        ENV
+    threads: config["resources"]["threads"]
+    resources:
+        gpu=config["resources"]["train_gpus"],
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=config["resources"]["runtime"],
+    params:
+        settings=as_json(config["evaluate"]),
+        split=config["evaluate"]["split"],
+    shell:
+        "python -m mcnn evaluate-voc --checkpoint {input.model} --index {input.index}"
+        " --split {params.split} --params {params.settings:q} --variant {wildcards.variant}"
+        " --fov {wildcards.fov} --seed {wildcards.seed} --output {output} > {log} 2>&1"
+
+
+rule results_table:
+    input:
+        evaluation_results,
+    output:
+        csv=report(
+            f"{RESULTS}/tables/voc.csv",
+            category="Segmentation (VOC)",
+            caption="../report/voc_table.rst",
+        ),
+        md=f"{RESULTS}/tables/voc.md",
+        png=report(
+            f"{RESULTS}/tables/voc.png",
+            category="Segmentation (VOC)",
+            caption="../report/voc_table.rst",
+        ),
+        bars=report(
+            f"{RESULTS}/tables/voc_per_class.png",
+            category="Segmentation (VOC)",
+            caption="../report/voc_bars.rst",
+        ),
+    log:
+        f"{LOGS}/tables/voc.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=config["resources"]["runtime"],
+    params:
+        note=config["report_note"],
+    shell:
+        "python -m mcnn results-table --results {input} --output-csv {output.csv}"
+        " --output-md {output.md} --output-png {output.png} --output-bars {output.bars}"
+        " --note {params.note:q} > {log} 2>&1"
+
+
+rule colocalize:
+    input:
+        model=lambda w: variant_model(
+            config["evaluate"]["colocalize_variant"], w.fov, w.seed
+        ),
+        index=f"{RESULTS}/index/{{dataset}}.shots.csv",
+        boxes=f"{RESULTS}/index/{{dataset}}.boxes.csv",
+    output:
+        table=report(
+            f"{RESULTS}/tables/corloc-{{dataset}}-{{fov}}-s{{seed}}.csv",
+            category="Co-localization",
+            caption="../report/corloc.rst",
+        ),
+        md=f"{RESULTS}/tables/corloc-{{dataset}}-{{fov}}-s{{seed}}.md",
+        summary=f"{RESULTS}/tables/corloc-{{dataset}}-{{fov}}-s{{seed}}.json",
+        frames=f"{RESULTS}/eval/corloc/{{dataset}}-{{fov}}-s{{seed}}.frames.csv",
+    log:
+        f"{LOGS}/colocalize/{{dataset}}-{{fov}}-s{{seed}}.log",
+    conda:
+        ENV
+    threads: config["resources"]["threads"]
+    resources:
+        gpu=config["resources"]["train_gpus"],
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=config["resources"]["runtime"],
+    params:
+        settings=as_json(config["evaluate"]),
+        note=config["report_note"],
+    shell:
+        "python -m mcnn colocalize --checkpoint {input.model} --index {input.index}"
+        " --boxes {input.boxes} --params {params.settings:q} --output {output.table}"
+        " --output-md {output.md} --summary {output.summary} --frames {output.frames}"
+        " --compare-published --note {params.note:q} > {log} 2>&1"
+
+
+rule qualitative:
+    input:
+        models=lambda w: [
+            variant_model(variant, w.fov, w.seed)
+            for variant in config["experiments"]["variants"]
+        ],
+        index=image_index,
+    output:
+        report(
+            f"{RESULTS}/figures/qualitative-{{fov}}-s{{seed}}.png",
+            category="Segmentation (VOC)",
+            caption="../report/qualitative.rst",
+        ),
+    log:
+        f"{LOGS}/qualitative/{{fov}}-s{{seed}}.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=config["resources"]["runtime"],
+    params:
+        checkpoints=lambda w, input: " ".join(
+            f"{variant}={model}"
+            for variant, model in zip(config["experiments"]["variants"], input.models)
+        ),
+        split=config["evaluate"]["split"],
+        images=config["evaluate"]["qualitative_images"],
+    shell:
+        "python -m mcnn qualitative --checkpoints {params.checkpoints} --index {input.index}"
+        " --split {params.split} --count {params.images} --output {output} > {log} 2>&1"
+
+
+rule predict:
+    input:
+        model=variant_model(
+            config["evaluate"]["colocalize_variant"],
+            config["experiments"]["fovs"][0],
+            config["experiments"]["seeds"][0],
+        ),
+        source=config["evaluate"]["predict_input"] or [],
+    output:
+        directory(f"{RESULTS}/predict"),
+    log:
+        f"{LOGS}/predict.log",
+    conda:
+        ENV
+    threads: config["resources"]["threads"]
+    resources:
+        gpu=config["resources"]["train_gpus"],
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=config["resources"]["runtime"],
+    shell:
+        "python -m mcnn predict --checkpoint {input.model} --input {input.source}"
+        " --output {output} > {log} 2>&1"
