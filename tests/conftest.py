@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from mcnn import config as mcnn_config
@@ -24,3 +26,34 @@ def shared_dataset(name: str) -> Path:
 def default_config() -> dict:
     """The full default configuration (every section with its schema defaults)."""
     return mcnn_config.validate({})
+
+
+def write_tiny_davis(root: Path, sequences=("seqa", "seqb"), frames: int = 5) -> Path:
+    """A DAVIS-2016-layout folder (a red square moving over blurred noise) tagged car, cat, ..."""
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur(rng.integers(0, 255, (72, 96, 3), dtype=np.uint8), (7, 7), 0)
+    for sequence in sequences:
+        folder = root / "JPEGImages" / "480p" / sequence
+        folder.mkdir(parents=True)
+        for k in range(frames):
+            image = background.copy()
+            image[20:50, 10 + 4 * k : 35 + 4 * k] = (30, 30, 200)
+            cv2.imwrite(str(folder / f"{k:05d}.jpg"), image)
+    tags = dict(zip(sequences, ["car", "cat"] * len(sequences), strict=False))
+    lines = ["sequence,label", *(f"{name},{tag}" for name, tag in tags.items())]
+    (root / "video_labels.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def real_davis_shots(tmp_path: Path, video_id: str):
+    """The real DAVIS shot index of one sequence, also written to tmp_path/davis.shots.csv."""
+    from mcnn.datasets import build_index
+
+    config = mcnn_config.validate(
+        {"datasets": {"davis": {"kind": "davis2016", "root": str(shared_dataset("davis2016"))}}}
+    )
+    shots = build_index("davis", config["datasets"]["davis"], config["classes"]).shots
+    shots = shots[shots["video_id"] == video_id]
+    index = tmp_path / "davis.shots.csv"
+    shots.to_csv(index, index=False)
+    return shots, index

@@ -8,11 +8,10 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared_dataset
+from conftest import real_davis_shots
 
 from mcnn import cli
-from mcnn.config import validate
-from mcnn.datasets import SHOT_COLUMNS, build_index
+from mcnn.datasets import SHOT_COLUMNS
 from mcnn.datasets.frames import read_mask
 from mcnn.metrics.davis import (
     boundary_f_measure,
@@ -141,12 +140,7 @@ def test_failed_shot_scores_as_empty_prediction(tmp_path):
 
 
 def test_real_davis_ground_truth_as_motion_scores_one(tmp_path):
-    root = shared_dataset("davis2016")
-    config = validate({"datasets": {"davis": {"kind": "davis2016", "root": str(root)}}})
-    shots = build_index("davis", config["datasets"]["davis"], config["classes"]).shots
-    shots = shots[shots["video_id"] == "dog-agility"]
-    index = tmp_path / "davis.shots.csv"
-    shots.to_csv(index, index=False)
+    shots, index = real_davis_shots(tmp_path, "dog-agility")
     shot = shots.iloc[0]
     numbers = np.arange(shot["first_frame"], shot["last_frame"] + 1)
     masks = np.stack([read_mask(shot, n) for n in numbers])

@@ -12,11 +12,11 @@ import multiprocessing as mp
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import write_tiny_davis
 
 from mcnn import config as mcnn_config
 from mcnn.core.io import DataError, write_csv
@@ -30,19 +30,8 @@ CLASSES = ["aeroplane", "car", "cat", "horse"]
 
 
 def write_davis(root: Path, sequences=("seqa", "seqb"), frames: int = 5) -> dict:
-    """A DAVIS-2016-layout folder (red square moving on a blurred-noise background); its config."""
-    rng = np.random.default_rng(0)
-    background = cv2.GaussianBlur(rng.integers(0, 255, (72, 96, 3), dtype=np.uint8), (7, 7), 0)
-    for sequence in sequences:
-        folder = root / "JPEGImages" / "480p" / sequence
-        folder.mkdir(parents=True)
-        for k in range(frames):
-            image = background.copy()
-            image[20:50, 10 + 4 * k : 35 + 4 * k] = (30, 30, 200)
-            cv2.imwrite(str(folder / f"{k:05d}.jpg"), image)
-    tags = dict(zip(sequences, ["car", "cat"] * len(sequences), strict=False))
-    lines = ["sequence,label", *(f"{name},{tag}" for name, tag in tags.items())]
-    (root / "video_labels.csv").write_text("\n".join(lines) + "\n")
+    """A tiny DAVIS-layout folder and its validated dataset entry."""
+    write_tiny_davis(root, sequences, frames)
     entry = {"kind": "davis2016", "root": str(root), "labels_file": "video_labels.csv"}
     return mcnn_config.validate({"datasets": {"tiny": entry}})["datasets"]["tiny"]
 

@@ -10,12 +10,12 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared_dataset
+from conftest import real_davis_shots
 
 from mcnn import cli
 from mcnn.config import validate
 from mcnn.core.io import DataError, read_rgb
-from mcnn.datasets import SHOT_COLUMNS, build_index
+from mcnn.datasets import SHOT_COLUMNS
 from mcnn.datasets.frames import read_mask
 from mcnn.motion.store import ShotMotion, write_video_motion
 from mcnn.shots import prune
@@ -133,12 +133,7 @@ def test_corrupt_sample_file_names_the_file(tmp_path):
 
 
 def test_real_davis_shot_is_sampled_at_motion_resolution(tmp_path):
-    root = shared_dataset("davis2016")
-    config = validate({"datasets": {"davis": {"kind": "davis2016", "root": str(root)}}})
-    shots = build_index("davis", config["datasets"]["davis"], config["classes"]).shots
-    shots = shots[shots["video_id"] == "dog-agility"]
-    index = tmp_path / "davis.shots.csv"
-    shots.to_csv(index, index=False)
+    shots, index = real_davis_shots(tmp_path, "dog-agility")
     shot = shots.iloc[0]
     # Ground truth at half size stands in for the motion masks: the dog covers 6-19 %.
     numbers = np.arange(shot["first_frame"], shot["last_frame"] + 1)
@@ -150,7 +145,7 @@ def test_real_davis_shot_is_sampled_at_motion_resolution(tmp_path):
     motion_dir = tmp_path / "motion" / "davis"
     write_video_motion(motion_dir / "dog-agility.h5", "dog-agility", [motion], {})
     pruned = tmp_path / "davis.pruned.csv"
-    table = prune.run([motion_dir / "dog-agility.h5"], config["shots"]["prune"], pruned)
+    table = prune.run([motion_dir / "dog-agility.h5"], validate({})["shots"]["prune"], pruned)
     assert table["status"].tolist() == ["kept"]
     assert table.loc[0, "run_length"] == len(numbers)
 

@@ -15,10 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 import yaml
+from conftest import write_tiny_davis
 
 from mcnn.motion.store import read_video_motion
 
@@ -33,20 +32,7 @@ TARGETS = [f"results/motion/tiny/{video}.h5" for video in VIDEOS]
 
 
 def write_davis(root: Path, sequences=VIDEOS, frames: int = 5) -> Path:
-    """A DAVIS-2016-layout folder: a red square moving over a blurred-noise background."""
-    rng = np.random.default_rng(0)
-    background = cv2.GaussianBlur(rng.integers(0, 255, (72, 96, 3), dtype=np.uint8), (7, 7), 0)
-    for sequence in sequences:
-        folder = root / "JPEGImages" / "480p" / sequence
-        folder.mkdir(parents=True)
-        for k in range(frames):
-            image = background.copy()
-            image[20:50, 10 + 4 * k : 35 + 4 * k] = (30, 30, 200)
-            cv2.imwrite(str(folder / f"{k:05d}.jpg"), image)
-    tags = dict(zip(sequences, ["car", "cat"] * len(sequences), strict=False))
-    lines = ["sequence,label", *(f"{name},{tag}" for name, tag in tags.items())]
-    (root / "video_labels.csv").write_text("\n".join(lines) + "\n")
-    return root
+    return write_tiny_davis(root, sequences, frames)
 
 
 def write_config(work: Path, dataset: dict, **extra) -> Path:
