@@ -35,7 +35,7 @@ from mcnn.labels.energy import (
     pairwise_weights,
     unary_costs,
 )
-from mcnn.labels.graphcut import BinaryGridCut, alpha_expansion
+from mcnn.labels.graphcut import BinaryGridCut, ExpansionGrid, grid_workspace
 from mcnn.labels.hard import hard_labels
 
 
@@ -150,16 +150,19 @@ def infer_mcnn(
     unaries = batch_unaries(labels)
     energies = [batch_energy(labels, unaries)]
     # One tag: the pairwise terms never change, so each frame keeps its graph between cuts.
-    cuts = [BinaryGridCut(w) for w in weights] if len(label_set) == 2 else None
+    # Several tags: the frames' expansion moves take turns in one graph.
+    if len(label_set) == 2:
+        cuts = [BinaryGridCut(w) for w in weights]
+    else:
+        workspace = grid_workspace((height, width))
+        grids = [ExpansionGrid(w, workspace) for w in weights]
     for _ in range(cfg["iterations"]):
         proposal = np.empty_like(labels)
         for b in range(batch):
-            if cuts is not None:
+            if len(label_set) == 2:
                 proposal[b] = cuts[b].solve(unaries[b][0], unaries[b][1])
             else:
-                proposal[b] = alpha_expansion(
-                    unaries[b], weights[b], labels[b], cfg["expansion_cycles"]
-                )
+                proposal[b] = grids[b].expand(unaries[b], labels[b], cfg["expansion_cycles"])
         if np.array_equal(proposal, labels):
             break
         proposal_unaries = batch_unaries(proposal)
