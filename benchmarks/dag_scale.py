@@ -166,35 +166,23 @@ def job_counts(output: str) -> dict[str, int]:
     return counts
 
 
-def job_resources(output: str) -> dict[str, set[str]]:
-    """Per rule, the distinct `resources:` lines of its jobs in a dry run."""
+def job_field(output: str, field: str) -> dict[str, set[str]]:
+    """Per rule, the distinct values of a job line (`resources:`, `threads:`) in a dry run."""
     found: dict[str, set[str]] = {}
     rule = None
     for line in output.splitlines():
         head = re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):", line.strip())
         if head:
             rule = head.group(1)
-        elif rule and line.strip().startswith("resources:"):
-            found.setdefault(rule, set()).add(line.strip().removeprefix("resources:").strip())
-    return found
-
-
-def job_threads(output: str) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    rule = None
-    for line in output.splitlines():
-        head = re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):", line.strip())
-        if head:
-            rule = head.group(1)
-        elif rule and line.strip().startswith("threads:"):
-            found.setdefault(rule, set()).add(line.strip().removeprefix("threads:").strip())
+        elif rule and line.strip().startswith(f"{field}:"):
+            found.setdefault(rule, set()).add(line.strip().removeprefix(f"{field}:").strip())
     return found
 
 
 def report(label: str, seconds: float, output: str, videos: int) -> bool:
     counts = job_counts(output)
-    resources = job_resources(output)
-    threads = job_threads(output)
+    resources = job_field(output, "resources")
+    threads = job_field(output, "threads")
     print(f"\n== {label}: {seconds:.1f} s wall, {sum(counts.values())} jobs")
     for rule, count in sorted(counts.items()):
         print(f"  {rule:18s} {count:5d}")

@@ -77,25 +77,24 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
             raise DataError(path, "could not be written")
 
 
-def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Read an image as RGB uint8 (H, W, 3); a missing or undecodable file raises DataError."""
+def _imread(path: str | os.PathLike, flags: int) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "image file does not exist")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = cv2.imread(str(path), flags)
     if image is None:
         raise DataError(path, "image file cannot be decoded (corrupt or not an image)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Read an image as RGB uint8 (H, W, 3); a missing or undecodable file raises DataError."""
+    return cv2.cvtColor(_imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 def read_gray(path: str | os.PathLike) -> np.ndarray:
     """Read a single-channel image unchanged (uint8 (H, W)); colour files are converted to gray."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "image file does not exist")
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise DataError(path, "image file cannot be decoded (corrupt or not an image)")
+    image = _imread(path, cv2.IMREAD_UNCHANGED)
     if image.ndim == 3:
         image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2GRAY)
     return image
