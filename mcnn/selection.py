@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from mcnn.core.io import write_csv
 from mcnn.models import load_model, predict_labels
+from mcnn.predict import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,7 @@ def run(
     device: str = "auto",
 ) -> pd.DataFrame:
     """Score every shot with the model in `checkpoint`, choose, and write the table to `output`."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = pick_device(None if device == "auto" else device)
     model, _ = load_model(checkpoint, device)
     table = choose_shots(score_shots(model, sample_paths, params, device), params["min_iou"])
     write_csv(output, table)

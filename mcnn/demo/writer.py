@@ -27,15 +27,16 @@ from PIL import Image
 from tqdm import tqdm
 
 from mcnn.classes import VOC_CLASSES, VOID, voc_palette
-from mcnn.config import ConfigError
+from mcnn.config import ConfigError, validate
 from mcnn.core.io import DataError, write_json
 from mcnn.datasets.youtube_objects import write_boxes_mat, write_ranges_mat
 from mcnn.demo.world import SHOT_KINDS, plan_world, render_shot, render_still, video_look
 
 log = logging.getLogger(__name__)
 
-#: Object area range (fraction of the frame) where the paper's pruning keeps a frame.
-KEPT_AREA = (0.025, 0.5)
+#: Object area range (fraction of the frame) where the pruning keeps a frame, at its defaults.
+_PRUNE = validate({})["shots"]["prune"]
+KEPT_AREA = (_PRUNE["min_fg_fraction"], _PRUNE["max_fg_fraction"])
 
 
 _ORDERED_PAIRS = (
