@@ -71,8 +71,8 @@ def validate(config: dict) -> dict:
     return config
 
 
-def load(path: str | Path, overrides: dict | None = None) -> dict:
-    """Read a YAML config file, apply `overrides` (nested dict, merged), validate it."""
+def load(path: str | Path) -> dict:
+    """Read a YAML config file and validate it (defaults filled in)."""
     path = Path(path)
     try:
         config = yaml.safe_load(path.read_text()) or {}
@@ -80,20 +80,8 @@ def load(path: str | Path, overrides: dict | None = None) -> dict:
         raise ConfigError(f"{path}: cannot read the config file: {exc}") from exc
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: the config must be a mapping of keys to values")
-    if overrides:
-        config = merge(config, overrides)
     try:
         return validate(config)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
-
-def merge(base: dict, update: dict) -> dict:
-    """Recursive dict merge; `update` wins."""
-    merged = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
