@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mcnn import config as mcnn_config
-from mcnn import engine
+from mcnn import train as training
 from mcnn.core.io import read_gray, read_rgb
 from mcnn.shots.samples import ShotSample, write_samples
 
@@ -98,7 +98,7 @@ def main() -> None:
                 label_prefetch=prefetch,
             )
             start = time.perf_counter()
-            summary = engine.train(
+            summary = training.train(
                 [path],
                 params,
                 cfg["labels"],

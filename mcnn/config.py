@@ -84,4 +84,3 @@ def load(path: str | Path) -> dict:
         return validate(config)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pandas as pd
-from test_engine import CLASSES, tiny_params, write_toy_samples
+from test_training import CLASSES, tiny_params, write_toy_samples
 
-from mcnn import engine
+from mcnn import train as training
 from mcnn.models import load_checkpoint
 
 
@@ -51,7 +51,7 @@ def test_two_process_training_splits_the_batches(tmp_path):
     assert summary["world_size"] == 2 and summary["iterations"] == 4
     # Rank 0 trains on the even global batch indices, rank 1 on the odd ones, so the two
     # processes together visit every shot once per two iterations.
-    data = engine.TrainingData([samples], CLASSES, params["train"], "mcnn")
+    data = training.TrainingData([samples], CLASSES, params["train"], "mcnn")
     loss = pd.read_csv(tmp_path / "out" / "loss.csv")
     assert loss["batch"].tolist() == [data.item_at(2 * t, seed=3).key for t in range(4)]
     checkpoint = load_checkpoint(tmp_path / "out" / "checkpoint.pt")

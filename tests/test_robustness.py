@@ -3,7 +3,7 @@ recorded skip; never a silent wrong result and never a lost completed output.
 
 One test per row of the README's robustness table. The rows that need the workflow itself
 (Snakemake's config check, an interrupted run, "Nothing to be done") are in test_workflow.py;
-two rows are covered by tests/test_engine.py (see the end of this file).
+two rows are covered by tests/test_training.py (see the end of this file).
 """
 
 from __future__ import annotations
@@ -239,9 +239,9 @@ def test_concurrent_writers_never_leave_a_torn_file(tmp_path, kind, name):
 
 # -- covered elsewhere --------------------------------------------------------------------------
 # NaN loss -> TrainingError naming the iteration and the batch's shot:
-#     tests/test_engine.py::test_nan_loss_stops_naming_iteration_and_shot
+#     tests/test_training.py::test_nan_loss_stops_naming_iteration_and_shot
 # Training job killed mid-way -> resumes from its last checkpoint to identical weights (CPU):
-#     tests/test_engine.py::test_killed_run_resumes_to_identical_weights
+#     tests/test_training.py::test_killed_run_resumes_to_identical_weights
 
 
 def test_shot_index_round_trip_keeps_empty_tags(tmp_path, davis):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_engine import CLASSES, tiny_params, write_toy_samples
+from test_training import CLASSES, tiny_params, write_toy_samples
 
 from mcnn import selection
 from mcnn.models import build_model, save_checkpoint

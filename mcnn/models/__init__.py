@@ -2,7 +2,7 @@
 
 A checkpoint (`model.pt`, `checkpoint.pt`) is a `torch.save`d dict with at least `model`
 (state dict), `model_cfg` (config["train"]["model"]), `num_labels` and `classes`; training
-checkpoints add the optimiser, scheduler, RNG and data-order state (see mcnn.engine).
+checkpoints add the optimiser, scheduler, RNG and data-order state (see mcnn.train).
 """
 
 from __future__ import annotations

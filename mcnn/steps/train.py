@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from mcnn import engine
+from mcnn.train import train as run_training
 
 
 def add_arguments(parser) -> None:
@@ -33,7 +33,7 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> None:
-    engine.train(
+    run_training(
         args.samples,
         json.loads(args.params),
         json.loads(args.label_params),

@@ -1,4 +1,4 @@
-"""The M-CNN training engine on tiny synthetic shots (a bright square moving over dark noise)."""
+"""M-CNN training (mcnn.train) on tiny synthetic shots (a bright square moving over dark noise)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import torch
 from conftest import shared_dataset
 
 from mcnn import config as mcnn_config
-from mcnn import engine
+from mcnn import train as tr
 from mcnn.core.io import DataError
-from mcnn.models import load_checkpoint, load_model, predict_labels, save_checkpoint
+from mcnn.models import build_model, load_checkpoint, load_model, predict_labels, save_checkpoint
 from mcnn.shots.samples import ShotSample, write_samples
 
 CLASSES = ["aeroplane", "car", "cat"]
@@ -69,7 +69,7 @@ def toy_samples(tmp_path):
 
 def test_class_weights_are_min_count_over_count(toy_samples):
     params, _ = tiny_params()
-    data = engine.TrainingData([toy_samples], CLASSES, params["train"], "hard")
+    data = tr.TrainingData([toy_samples], CLASSES, params["train"], "hard")
     # 3 aeroplane shots, 1 car shot, no cat: weights min/num = 1/3 and 1; background and the
     # absent class keep 1.
     np.testing.assert_allclose(data.class_weights(), [1.0, 1 / 3, 1.0, 1.0])
@@ -77,7 +77,7 @@ def test_class_weights_are_min_count_over_count(toy_samples):
 
 def test_crop_mirror_and_label_size(toy_samples):
     params, _ = tiny_params(crop=48, label_stride=8)
-    data = engine.TrainingData([toy_samples], CLASSES, params["train"], "mcnn")
+    data = tr.TrainingData([toy_samples], CLASSES, params["train"], "mcnn")
     batch = data.batch(5, seed=3, video_strategy="mcnn")
     # 40 px frames are upscaled to fit the 48 px crop; labels live at ceil(48 / 8) = 6 px.
     assert batch.frames.shape == (10, 48, 48, 3) and batch.small_masks.shape == (10, 6, 6)
@@ -94,7 +94,7 @@ def test_loss_weights_classes_and_ignores_void():
     logits = torch.zeros(1, 3, 2, 2)  # uniform: every pixel costs log 3
     labels = torch.tensor([[[0, 1], [2, 255]]])
     weights = torch.tensor([1.0, 0.5, 2.0])
-    loss = engine.training_loss(logits, labels, weights, side=2)
+    loss = tr.training_loss(logits, labels, weights, side=2)
     assert loss.item() == pytest.approx((1 + 0.5 + 2) * np.log(3) / 3)
 
 
@@ -102,7 +102,7 @@ def test_training_learns_the_moving_squares(tmp_path, toy_samples):
     params, labels_cfg = tiny_params(iterations=600, checkpoint_every=600, label_prefetch=0)
     params["sgd"]["lr"] = 0.03
     params["model"]["dropout"] = 0.0
-    summary = engine.train([toy_samples], params, labels_cfg, CLASSES, "hard", 0, tmp_path / "out")
+    summary = tr.train([toy_samples], params, labels_cfg, CLASSES, "hard", 0, tmp_path / "out")
     loss = pd.read_csv(tmp_path / "out" / "loss.csv")
     assert loss["iteration"].tolist() == list(range(1, 601))
     assert loss["loss"].tail(50).mean() < 0.5 * loss["loss"].head(50).mean()
@@ -138,9 +138,9 @@ def test_killed_run_resumes_to_identical_weights(
         strategy="mcnn",
         seed=7,
     )
-    engine.train(**run, output_dir=tmp_path / "whole")
+    tr.train(**run, output_dir=tmp_path / "whole")
 
-    real_step, calls = engine.Trainer.step, []
+    real_step, calls = tr.Trainer.step, []
 
     def dying_step(self, pending):
         calls.append(self.iteration)
@@ -148,12 +148,12 @@ def test_killed_run_resumes_to_identical_weights(
             raise KeyboardInterrupt
         return real_step(self, pending)
 
-    monkeypatch.setattr(engine.Trainer, "step", dying_step)
+    monkeypatch.setattr(tr.Trainer, "step", dying_step)
     with pytest.raises(KeyboardInterrupt):
-        engine.train(**run, output_dir=tmp_path / "killed")
+        tr.train(**run, output_dir=tmp_path / "killed")
     assert load_checkpoint(tmp_path / "killed" / "checkpoint.pt")["iteration"] == 2
-    monkeypatch.setattr(engine.Trainer, "step", real_step)
-    summary = engine.train(**run, output_dir=tmp_path / "killed")
+    monkeypatch.setattr(tr.Trainer, "step", real_step)
+    summary = tr.train(**run, output_dir=tmp_path / "killed")
     assert summary["resumed_from"] == 2
 
     whole = load_checkpoint(tmp_path / "whole" / "model.pt")["model"]
@@ -169,21 +169,21 @@ def test_killed_run_resumes_to_identical_weights(
 
 def test_changed_settings_do_not_resume(tmp_path, toy_samples):
     params, labels_cfg = tiny_params(iterations=2)
-    engine.train([toy_samples], params, labels_cfg, CLASSES, "hard", 0, tmp_path)
+    tr.train([toy_samples], params, labels_cfg, CLASSES, "hard", 0, tmp_path)
     params["sgd"]["lr"] = 0.002
-    summary = engine.train([toy_samples], params, labels_cfg, CLASSES, "hard", 0, tmp_path)
+    summary = tr.train([toy_samples], params, labels_cfg, CLASSES, "hard", 0, tmp_path)
     assert summary["resumed_from"] is None and summary["iterations_this_run"] == 2
 
 
 def test_nan_loss_stops_naming_iteration_and_shot(tmp_path, toy_samples):
     params, labels_cfg = tiny_params(iterations=3)
-    model = engine.build_model(params["model"], 1 + len(CLASSES))
+    model = build_model(params["model"], 1 + len(CLASSES))
     with torch.no_grad():
         model.fc8.bias.fill_(float("nan"))
     save_checkpoint(tmp_path / "nan.pt", model, params["model"], CLASSES)
-    first = engine.TrainingData([toy_samples], CLASSES, params["train"], "hard").item_at(0, seed=0)
-    with pytest.raises(engine.TrainingError, match=f"iteration 1 on batch {first.key}"):
-        engine.train(
+    first = tr.TrainingData([toy_samples], CLASSES, params["train"], "hard").item_at(0, seed=0)
+    with pytest.raises(tr.TrainingError, match=f"iteration 1 on batch {first.key}"):
+        tr.train(
             [toy_samples],
             params,
             labels_cfg,
@@ -198,12 +198,12 @@ def test_nan_loss_stops_naming_iteration_and_shot(tmp_path, toy_samples):
 def test_finetune_trains_on_selected_shots_only(tmp_path, toy_samples):
     params, labels_cfg = tiny_params()
     params["finetune"].update(iterations=3, lr_step=2)
-    engine.train([toy_samples], params, labels_cfg, CLASSES, "hard", 0, tmp_path / "first")
+    tr.train([toy_samples], params, labels_cfg, CLASSES, "hard", 0, tmp_path / "first")
     table = pd.DataFrame(
         {"dataset": ["toy", "toy"], "shot_id": ["a1_s001", "c1_s000"], "selected": [True, False]}
     )
     table.to_csv(tmp_path / "selection.csv", index=False)
-    summary = engine.train(
+    summary = tr.train(
         [toy_samples],
         params,
         labels_cfg,
@@ -219,16 +219,14 @@ def test_finetune_trains_on_selected_shots_only(tmp_path, toy_samples):
     assert set(loss["batch"]) == {"toy/a1_s001"}
     # The step after iteration lr_step = 2 runs at lr * gamma.
     np.testing.assert_allclose(loss["lr"], [0.001, 0.001, 0.0001])
-    assert (
-        engine.stage_schedule(params, labels_cfg, "finetune").alpha == labels_cfg["alpha_finetune"]
-    )
+    assert tr.stage_schedule(params, labels_cfg, "finetune").alpha == labels_cfg["alpha_finetune"]
 
 
 def test_unknown_tag_is_a_data_error(tmp_path):
     path = write_toy_samples(tmp_path / "dog.h5", {"d_s000": ("d", "aeroplane")})
     params, _ = tiny_params()
     with pytest.raises(DataError, match="d_s000.*not in the configured classes"):
-        engine.TrainingData([path], ["car"], params["train"], "hard")
+        tr.TrainingData([path], ["car"], params["train"], "hard")
 
 
 def test_mixed_training_on_real_voc_images(tmp_path, toy_samples):
@@ -242,12 +240,12 @@ def test_mixed_training_on_real_voc_images(tmp_path, toy_samples):
     index.to_csv(tmp_path / "voc.shots.csv", index=False)
     params, labels_cfg = tiny_params(label_workers=1)
     params["mixed"].update(iterations=4, images_per_batch=3)
-    data = engine.TrainingData(
+    data = tr.TrainingData(
         [toy_samples],
         CLASSES,
         params["train"],
         "mcnn",
-        image_index=engine.read_image_index(tmp_path / "voc.shots.csv", "train"),
+        image_index=tr.read_image_index(tmp_path / "voc.shots.csv", "train"),
         images_per_batch=3,
     )
     image_items = [item for item in data.items if item.image_rows]
@@ -255,7 +253,7 @@ def test_mixed_training_on_real_voc_images(tmp_path, toy_samples):
     batch = data.batch(data.items.index(image_items[0]), seed=0, video_strategy="mcnn")
     assert batch.frames.shape == (len(image_items[0].tags), 32, 32, 3)
     assert {group[3] for group in batch.groups} == {"em_adapt"}
-    summary = engine.train(
+    summary = tr.train(
         [toy_samples],
         params,
         labels_cfg,

@@ -1,0 +1,55 @@
+"""Checkpoints of a run: its identity, resuming it, writing it, and initial weights."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import torch.distributed as dist
+
+from mcnn.core.io import DataError
+from mcnn.models import load_checkpoint, save_checkpoint
+from mcnn.train.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint(**parts) -> str:
+    """Identity of a run's inputs and settings; a checkpoint of another run is never resumed."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_init(model, path, classes) -> None:
+    checkpoint = load_checkpoint(path)
+    if list(checkpoint["classes"]) != list(classes):
+        raise DataError(path, f"model classes {checkpoint['classes']} differ from {list(classes)}")
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as exc:
+        raise DataError(path, f"weights do not fit the configured model: {exc}") from exc
+    log.info("initialised from %s", path)
+
+
+def maybe_resume(trainer: Trainer, path: Path, run_id: str) -> int | None:
+    if not path.is_file():
+        return None
+    checkpoint = load_checkpoint(path, map_location=trainer.device)
+    if checkpoint.get("run_id") != run_id:
+        log.warning("%s belongs to another run (inputs or settings changed): starting afresh", path)
+        return None
+    trainer.restore(checkpoint)
+    log.info("resumed from %s at iteration %d", path, trainer.iteration)
+    return trainer.iteration
+
+
+def write_checkpoint(trainer: Trainer, path: Path, run_id: str, classes) -> None:
+    state = trainer.state()  # collective under DDP: every process takes part
+    if trainer.ddp.is_main:
+        save_checkpoint(
+            path, trainer.model, trainer.params["model"], classes, run_id=run_id, **state
+        )
+    if trainer.ddp.active:
+        dist.barrier()

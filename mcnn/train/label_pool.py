@@ -1,0 +1,87 @@
+"""Latent labels of a batch, inferred inline or in a pool of worker processes.
+
+With `label_prefetch` = d > 0 (see `mcnn.train.trainer`), labels of batches t..t+d are inferred in
+workers while the main process trains on earlier batches; the pool times how long the step waits.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from mcnn.labels import infer_labels
+from mcnn.train.data import Batch
+
+
+def batch_labels(
+    small_frames: np.ndarray,
+    small_masks: np.ndarray,
+    probs: np.ndarray,
+    groups: Sequence[tuple[int, int, tuple[int, ...], str]],
+    labels_cfg: dict,
+    alpha: float,
+    seed: Sequence[int],
+) -> np.ndarray:
+    """Latent labels of one batch; each group (a shot, or one image) is inferred on its own."""
+    labels = np.empty(probs.shape[:1] + probs.shape[2:], np.uint8)
+    for start, stop, tags, strategy in groups:
+        window = slice(start, stop)
+        labels[window] = infer_labels(
+            small_frames[window],
+            small_masks[window],
+            probs[window],
+            tags,
+            labels_cfg,
+            strategy,
+            alpha=alpha,
+            rng=np.random.default_rng([*seed, start]),
+        )
+    return labels
+
+
+def _worker_init() -> None:
+    # The pool already runs one process per core it was given; nested threading would only
+    # oversubscribe the CPU that the training process needs too.
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+class LabelPool:
+    """Runs `batch_labels` in worker processes (or inline with 0 workers), timing the waits."""
+
+    def __init__(self, workers: int, labels_cfg: dict):
+        self.labels_cfg = labels_cfg
+        # spawn, not fork: forking a process that holds torch/OpenMP/CUDA threads can deadlock.
+        context = multiprocessing.get_context("spawn")
+        self.pool = context.Pool(workers, initializer=_worker_init) if workers > 0 else None
+        self.wait_seconds = 0.0
+
+    def submit(self, batch: Batch, probs: np.ndarray, alpha: float):
+        args = (
+            batch.small_frames,
+            batch.small_masks,
+            probs,
+            batch.groups,
+            self.labels_cfg,
+            alpha,
+            batch.seed,
+        )
+        if self.pool is None:
+            return args
+        return self.pool.apply_async(batch_labels, args)
+
+    def result(self, job) -> np.ndarray:
+        start = time.perf_counter()
+        labels = batch_labels(*job) if self.pool is None else job.get()
+        self.wait_seconds += time.perf_counter() - start
+        return labels
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()

@@ -1,0 +1,188 @@
+"""`train()`: one training stage from sample stores to model.pt, loss.csv/png and train.json."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from mcnn.core.io import write_csv, write_json
+from mcnn.models import build_model, save_checkpoint
+from mcnn.train.checkpoints import fingerprint, load_init, maybe_resume, write_checkpoint
+from mcnn.train.data import TrainingData, read_image_index, read_selection
+from mcnn.train.distributed import init_distributed, pick_device
+from mcnn.train.schedule import stage_schedule
+from mcnn.train.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ["iteration", "loss", "lr", "label_wait_s", "step_s", "frames", "batch"]
+
+
+def train(
+    sample_paths: Sequence[str | os.PathLike],
+    params: dict,
+    labels_cfg: dict,
+    classes: Sequence[str],
+    strategy: str,
+    seed: int,
+    output_dir: str | os.PathLike,
+    init: str | os.PathLike | None = None,
+    shots_table: str | os.PathLike | None = None,
+    image_index: str | os.PathLike | None = None,
+    device: str = "auto",
+) -> dict:
+    """Train one stage and write model.pt, loss.csv, loss.png and train.json in `output_dir`.
+
+    The stage follows from the inputs: images -> `mixed`, a shot table -> `finetune`, else
+    `train`. A `checkpoint.pt` of the same run in `output_dir` is resumed. Returns the summary.
+    """
+    stage = "mixed" if image_index else "finetune" if shots_table else "train"
+    schedule = stage_schedule(params, labels_cfg, stage)
+    ddp = init_distributed(
+        "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+    )
+    torch_device = pick_device(device, ddp)
+    output_dir = Path(output_dir)
+    # Same initial weights and dropout stream on every run with this seed; per-rank dropout.
+    torch.manual_seed(seed * 1000 + ddp.rank)
+    selection = read_selection(shots_table) if shots_table else None
+    images = read_image_index(image_index, params["mixed"]["image_split"]) if image_index else None
+    data = TrainingData(
+        sample_paths,
+        classes,
+        params["train"],
+        strategy,
+        selection,
+        images,
+        str(image_index or ""),
+        params["mixed"]["images_per_batch"],
+        seed,
+    )
+    model = build_model(params["model"], 1 + len(classes))
+    if init:
+        load_init(model, init, classes)
+    model.to(torch_device).train()
+    if ddp.active:
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[torch_device.index] if torch_device.type == "cuda" else None
+        )
+    trainer = Trainer(model, data, params, schedule, labels_cfg, strategy, seed, torch_device, ddp)
+    run_id = fingerprint(
+        stage=stage,
+        params=params,
+        labels=labels_cfg,
+        classes=list(classes),
+        strategy=strategy,
+        seed=seed,
+        items=[item.key for item in data.items],
+        init=str(init or ""),
+        world_size=ddp.world_size,
+    )
+    checkpoint_path = output_dir / "checkpoint.pt"
+    resumed_from = maybe_resume(trainer, checkpoint_path, run_id)
+    log.info(
+        "%s stage: %d items, %d iterations (from %d), strategy %s, %s, %d process(es)",
+        stage,
+        len(data.items),
+        schedule.iterations,
+        trainer.iteration,
+        strategy,
+        torch_device,
+        ddp.world_size,
+    )
+    start_iteration, start = trainer.iteration, time.perf_counter()
+    pending: dict = {}
+    try:
+        with tqdm(
+            total=schedule.iterations,
+            initial=trainer.iteration,
+            disable=not ddp.is_main,
+            desc=f"{stage} {strategy}",
+        ) as progress:
+            while trainer.iteration < schedule.iterations:
+                row = trainer.step(pending)
+                progress.update(1)
+                progress.set_postfix(loss=f"{row['loss']:.4f}")
+                done = trainer.iteration
+                if done % trainer.checkpoint_every == 0 or done == schedule.iterations:
+                    write_checkpoint(trainer, checkpoint_path, run_id, classes)
+    finally:
+        trainer.labels.close()
+    elapsed = time.perf_counter() - start
+    summary = _summary(trainer, stage, strategy, seed, start_iteration, elapsed, resumed_from)
+    if ddp.is_main:
+        save_checkpoint(
+            output_dir / "model.pt",
+            model,
+            params["model"],
+            classes,
+            iteration=trainer.iteration,
+            stage=stage,
+            strategy=strategy,
+            seed=seed,
+        )
+        write_loss(output_dir, trainer.history)
+        write_json(output_dir / "train.json", summary)
+    if ddp.active:
+        dist.barrier()
+    return summary
+
+
+def _summary(trainer: Trainer, stage, strategy, seed, start_iteration, elapsed, resumed_from):
+    rows = trainer.history[start_iteration:]
+    steps = trainer.iteration - start_iteration
+    step_time = sum(row["step_s"] for row in rows)
+    frames = sum(row["frames"] for row in rows) * trainer.ddp.world_size
+    return {
+        "stage": stage,
+        "strategy": strategy,
+        "seed": seed,
+        "iterations": trainer.iteration,
+        "iterations_this_run": steps,
+        "resumed_from": resumed_from,
+        "world_size": trainer.ddp.world_size,
+        "device": str(trainer.device),
+        "items": len(trainer.data.items),
+        "class_weights": trainer.data.class_weights().tolist(),
+        "seconds": elapsed,
+        "frames_per_s": frames / elapsed if steps else None,
+        "label_wait_share": sum(r["label_wait_s"] for r in rows) / step_time if step_time else None,
+        "final_loss": rows[-1]["loss"] if rows else None,
+    }
+
+
+def write_loss(output_dir: Path, history: list[dict]) -> None:
+    """loss.csv (one row per iteration) and loss.png (loss with a running mean)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mcnn.core.io import atomic_path
+
+    table = pd.DataFrame(history, columns=HISTORY_COLUMNS)
+    write_csv(output_dir / "loss.csv", table)
+    figure, axis = plt.subplots(figsize=(7, 4))
+    axis.plot(table["iteration"], table["loss"], lw=0.6, alpha=0.5, label="loss")
+    window = max(1, len(table) // 50)
+    axis.plot(
+        table["iteration"],
+        table["loss"].rolling(window, min_periods=1).mean(),
+        lw=1.5,
+        label=f"running mean ({window})",
+    )
+    axis.set_xlabel("iteration")
+    axis.set_ylabel("weighted cross-entropy")
+    axis.legend()
+    figure.tight_layout()
+    with atomic_path(output_dir / "loss.png") as tmp:
+        figure.savefig(tmp, dpi=100)
+    plt.close(figure)
