@@ -14,11 +14,11 @@ rule evaluate_voc:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=JOB_GPUS,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
-        settings=as_json(config["evaluate"]),
+        settings=EVALUATE_VOC,
         split=config["evaluate"]["split"],
     shell:
         "python -m mcnn evaluate-voc --checkpoint {input.model} --index {input.index}"
@@ -84,11 +84,11 @@ rule colocalize:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=JOB_GPUS,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
-        settings=as_json(config["evaluate"]),
+        settings=EVALUATE_COLOC,
         note=config["report_note"],
     shell:
         "python -m mcnn colocalize --checkpoint {input.model} --index {input.index}"
@@ -146,7 +146,7 @@ rule predict:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=JOB_GPUS,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     shell:

@@ -3,7 +3,7 @@
 
 rule motion_segment:
     input:
-        index=f"{RESULTS}/index/{{dataset}}.shots.csv",
+        index=ancient(f"{RESULTS}/index/{{dataset}}.shots.csv"),
     output:
         f"{RESULTS}/motion/{{dataset}}/{{video}}.h5",
     log:
@@ -17,6 +17,7 @@ rule motion_segment:
     params:
         settings=as_json(config["motion"]),
         seed=config["seed"],
+        video_rows=video_rows,
     shell:
         "python -m mcnn motion-segment --index {input.index} --video {wildcards.video}"
         " --params {params.settings:q} --seed {params.seed} --output {output} > {log} 2>&1"

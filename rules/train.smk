@@ -19,16 +19,17 @@ rule train:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=TRAIN_GPUS,
         mem_mb=config["resources"]["train_mem_mb"],
         runtime=config["resources"]["train_runtime"],
     params:
-        settings=lambda w: as_json(train_settings(w.fov)),
-        labels=as_json(config["labels"]),
+        settings=lambda w: as_json(train_view("train", w.fov)),
+        labels=lambda w: as_json(labels_view("train", w.strategy)),
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
     shell:
-        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        "{TRAIN_LAUNCH} train --samples {input.samples} --params {params.settings:q}"
+        " --execution {TRAIN_EXECUTION:q}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy {wildcards.strategy} --seed {wildcards.seed}"
         " --output-dir {params.out_dir} > {log} 2>&1"
@@ -50,7 +51,7 @@ rule select_shots:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=JOB_GPUS,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
@@ -79,16 +80,17 @@ rule finetune:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=TRAIN_GPUS,
         mem_mb=config["resources"]["train_mem_mb"],
         runtime=config["resources"]["train_runtime"],
     params:
-        settings=lambda w: as_json(train_settings(w.fov)),
-        labels=as_json(config["labels"]),
+        settings=lambda w: as_json(train_view("finetune", w.fov)),
+        labels=as_json(labels_view("finetune", "mcnn")),
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
     shell:
-        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        "{TRAIN_LAUNCH} train --samples {input.samples} --params {params.settings:q}"
+        " --execution {TRAIN_EXECUTION:q}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"
         " --output-dir {params.out_dir} > {log} 2>&1"
@@ -114,16 +116,17 @@ rule train_mixed:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=TRAIN_GPUS,
         mem_mb=config["resources"]["train_mem_mb"],
         runtime=config["resources"]["train_runtime"],
     params:
-        settings=lambda w: as_json(train_settings(w.fov)),
-        labels=as_json(config["labels"]),
+        settings=lambda w: as_json(train_view("mixed", w.fov)),
+        labels=as_json(labels_view("mixed", "mcnn")),
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
     shell:
-        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        "{TRAIN_LAUNCH} train --samples {input.samples} --params {params.settings:q}"
+        " --execution {TRAIN_EXECUTION:q}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"
         " --images {input.images} --output-dir {params.out_dir} > {log} 2>&1"
@@ -148,7 +151,7 @@ rule label_figures:
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
-        labels=as_json(config["labels"]),
+        labels=as_json(without(config["labels"], {"alpha_finetune"})),
         classes=as_json(config["classes"]),
     shell:
         "python -m mcnn label-figures --samples {input.samples} --checkpoint {input.model}"

@@ -16,6 +16,12 @@ from mcnn.train import train as run_training
 def add_arguments(parser) -> None:
     parser.add_argument("--samples", nargs="+", required=True, help="training samples HDF5 files")
     parser.add_argument("--params", required=True, help="config['train'] as JSON")
+    parser.add_argument(
+        "--execution",
+        default="{}",
+        help="JSON of config['train']['train'] settings that change only the speed "
+        "(label_workers, checkpoint_every): kept out of --params and of the run's identity",
+    )
     parser.add_argument("--label-params", required=True, help="config['labels'] as JSON")
     parser.add_argument("--classes", required=True, help="config['classes'] as JSON")
     parser.add_argument(
@@ -45,4 +51,5 @@ def main(args) -> None:
         shots_table=args.shots,
         image_index=args.images,
         device=args.device,
+        execution=json.loads(args.execution),
     )
