@@ -33,6 +33,8 @@ shell.prefix(
 
 RESULTS = config["results_dir"]
 LOGS = f"{RESULTS}/logs"
+# One Snakemake benchmark file per job (wall and CPU time, peak memory): the stage-time table.
+BENCHMARKS = f"{RESULTS}/benchmarks"
 ENV = "../envs/mcnn.yaml"
 
 

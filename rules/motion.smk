@@ -8,6 +8,8 @@ rule motion_segment:
         f"{RESULTS}/motion/{{dataset}}/{{video}}.h5",
     log:
         f"{LOGS}/motion/{{dataset}}/{{video}}.log",
+    benchmark:
+        f"{BENCHMARKS}/motion/{{dataset}}/{{video}}.tsv",
     conda:
         ENV
     threads: 1
@@ -30,6 +32,8 @@ rule prune_shots:
         f"{RESULTS}/shots/{{dataset}}.pruned.csv",
     log:
         f"{LOGS}/prune/{{dataset}}.log",
+    benchmark:
+        f"{BENCHMARKS}/prune/{{dataset}}.tsv",
     conda:
         ENV
     threads: 1
@@ -52,6 +56,8 @@ rule sample_frames:
         f"{RESULTS}/samples/{{dataset}}.h5",
     log:
         f"{LOGS}/sample/{{dataset}}.log",
+    benchmark:
+        f"{BENCHMARKS}/sample/{{dataset}}.tsv",
     conda:
         ENV
     threads: 1
@@ -76,6 +82,8 @@ rule evaluate_motion:
         summary=f"{RESULTS}/eval/motion/{{dataset}}.json",
     log:
         f"{LOGS}/eval_motion/{{dataset}}.log",
+    benchmark:
+        f"{BENCHMARKS}/eval_motion/{{dataset}}.tsv",
     conda:
         ENV
     threads: 1

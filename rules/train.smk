@@ -15,6 +15,8 @@ rule train:
         summary=f"{RESULTS}/train/{{strategy}}-{{fov}}-s{{seed}}/train.json",
     log:
         f"{LOGS}/train/{{strategy}}-{{fov}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train/{{strategy}}-{{fov}}-s{{seed}}.tsv",
     conda:
         ENV
     threads: config["resources"]["threads"]
@@ -47,6 +49,8 @@ rule select_shots:
         ),
     log:
         f"{LOGS}/select/{{fov}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/select/{{fov}}-s{{seed}}.tsv",
     conda:
         ENV
     threads: config["resources"]["threads"]
@@ -76,6 +80,8 @@ rule finetune:
         summary=f"{RESULTS}/finetune/{{fov}}-s{{seed}}/train.json",
     log:
         f"{LOGS}/finetune/{{fov}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/finetune/{{fov}}-s{{seed}}.tsv",
     conda:
         ENV
     threads: config["resources"]["threads"]
@@ -112,6 +118,8 @@ rule train_mixed:
         summary=f"{RESULTS}/mixed/{{fov}}-s{{seed}}/train.json",
     log:
         f"{LOGS}/mixed/{{fov}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/mixed/{{fov}}-s{{seed}}.tsv",
     conda:
         ENV
     threads: config["resources"]["threads"]
@@ -144,6 +152,8 @@ rule label_figures:
         ),
     log:
         f"{LOGS}/label_figures/{{dataset}}-{{fov}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/label_figures/{{dataset}}-{{fov}}-s{{seed}}.tsv",
     conda:
         ENV
     threads: 1
