@@ -35,7 +35,7 @@ checkpoint ingest:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=60,
+        runtime=config["resources"]["ingest_runtime"],
     params:
         settings=lambda w: as_json(dataset_config(w.dataset)),
         classes=as_json(config["classes"]),

@@ -65,8 +65,17 @@ def finished_run(tmp_path_factory) -> Path:
     return _finished["local"]
 
 
+def ran_jobs(output: str) -> dict[str, int]:
+    """Rule -> number of jobs that finished, from the log of a real run."""
+    counts: dict[str, int] = {}
+    for rule in re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", output):
+        counts[rule] = counts.get(rule, 0) + 1
+    return counts
+
+
 def job_counts(output: str) -> dict[str, int]:
-    """Rule -> number of jobs, from the 'Job stats' table Snakemake prints (empty: nothing to do)."""
+    """Rule -> number of jobs of a dry run, from the 'Job stats' table (empty: nothing to do).
+    (A real run prints a table per DAG update, before checkpoints add jobs: use ran_jobs.)"""
     if "Nothing to be done" in output:
         return {}
     table = output[output.index("Job stats:") :].split("\n\n")[0]
