@@ -14,6 +14,11 @@ dir=$(realpath -m "${2:?usage: slurm-cluster.sh start|stop DIR}")
 host=$(hostname -s)
 
 stop() {
+    for name in slurm.conf gres.conf; do
+        if [[ $(readlink "/etc/slurm/$name" 2>/dev/null) == "$dir/$name" ]]; then
+            rm -f "/etc/slurm/$name"
+        fi
+    done
     for daemon in slurmd slurmctld munged; do
         if [[ -f $dir/$daemon.pid ]]; then
             kill "$(cat "$dir/$daemon.pid")" 2>/dev/null || true
@@ -74,6 +79,16 @@ echo "NodeName=$host Name=gpu File=/dev/null" >"$dir/gres.conf"
 
 export SLURM_CONF=$dir/slurm.conf
 stop
+# Job steps (srun inside a job, as the SLURM executor's jobs run) read the default path, not
+# $SLURM_CONF: link it there, unless a real configuration lives there.
+mkdir -p /etc/slurm
+for name in slurm.conf gres.conf; do
+    if [[ -e /etc/slurm/$name && ! -L /etc/slurm/$name ]]; then
+        echo "/etc/slurm/$name exists and is not ours: not touching a real cluster" >&2
+        exit 6
+    fi
+    ln -sfn "$dir/$name" "/etc/slurm/$name"
+done
 su -s /bin/sh munge -c "munged --pid-file=/run/munge/munged.pid" 2>/dev/null \
     || munged --force --pid-file=/run/munge/munged.pid
 cp /run/munge/munged.pid "$dir/munged.pid"

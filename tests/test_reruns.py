@@ -41,7 +41,10 @@ CASES = {
          "evaluate_voc": 3, **REPORT},
     ),  # fmt: skip
     "evaluate.colocalization.superpixels": (60, {"colocalize": 1, "stage_timings": 1, "all": 1}),
-    "evaluate.protocols": (["subset"], {"evaluate_voc": 5, "results_table": 1, **REPORT}),
+    "evaluate.protocols": (
+        ["subset"],
+        {"evaluate_voc": 5, "results_table": 1, "stage_timings": 1, "all": 1},
+    ),
     "evaluate.qualitative_images": (1, {"qualitative": 1, "stage_timings": 1, "all": 1}),
     "shots.sample.num_frames": (
         5,
@@ -72,11 +75,11 @@ def test_a_changed_setting_reruns_exactly_its_rules(tmp_path_factory, dotted):
     assert job_counts(proc.stdout) == expected, proc.stdout[-3000:]
 
 
-def test_predict_input_adds_the_predict_job_only(tmp_path_factory):
+def test_predict_input_adds_the_predict_job_and_its_timing_only(tmp_path_factory):
     work = finished_run(tmp_path_factory)
     config = changed_config(work, "evaluate.predict_input", "results/demo_world/voc2012/JPEGImages")
     proc = snakemake(work, "-n", "--configfile", str(config))
-    assert job_counts(proc.stdout) == {"predict": 1, "all": 1}
+    assert job_counts(proc.stdout) == {"predict": 1, "stage_timings": 1, "all": 1}
 
 
 def test_a_new_class_reruns_ingest_but_no_motion_job(tmp_path_factory):
