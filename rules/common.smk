@@ -125,34 +125,27 @@ def without(section, keys):
     return {key: value for key, value in section.items() if key not in keys}
 
 
-# GPUs: the one route. Training jobs ask for resources.train_gpus and, with more than one,
-# start one process per GPU under torchrun (DDP); every other GPU job runs one process on one.
+# GPUs: the one route. Training jobs ask for resources.train_gpus (with more than one, the
+# train step runs itself under torchrun, one process per GPU); every other GPU job for one.
 # Each rule that uses a GPU declares `gpu=`; profiles/slurm sends exactly these to the GPU
 # partition (tests/test_slurm.py checks that the two lists match).
 TRAIN_GPUS = config["resources"]["train_gpus"]
 JOB_GPUS = min(TRAIN_GPUS, 1)
-TRAIN_LAUNCH = (
-    f"torchrun --standalone --nproc_per_node {TRAIN_GPUS} -m mcnn"
-    if TRAIN_GPUS > 1
-    else "python -m mcnn"
-)
 
 
 # Per-stage views: each rule's `params` carry exactly the settings its step reads, so that a
 # changed setting reruns exactly the rules that use it (Snakemake's params rerun trigger).
 #: Settings that change how fast training runs, never what it writes: they stay out of the
-#: rules' params (so changing them reruns nothing) and reach the step as `--execution`.
+#: rules' params (so changing them reruns nothing) and reach the step through `resources`.
 TRAIN_EXECUTION_KEYS = ("label_workers", "checkpoint_every")
-TRAIN_EXECUTION = as_json(
-    {key: config["train"]["train"][key] for key in TRAIN_EXECUTION_KEYS}
-)
 #: Settings of the first training only (fine-tuning and mixed training have their own).
 FIRST_STAGE_KEYS = ("iterations", "lr_step", "alpha_warmup")
 
 
 def train_view(stage, fov):
     """The `train` settings a training stage reads: the whole model (any model setting changes
-    the model) with this job's field of view, SGD, the shared `train` settings, the stage's own."""
+    the model) with this job's field of view, SGD, the shared `train` settings, the stage's own.
+    """
     section = config["train"]
     shared = without(section["train"], TRAIN_EXECUTION_KEYS)
     view = {"model": {**section["model"], "arch": fov}, "sgd": section["sgd"]}
@@ -178,14 +171,24 @@ def labels_view(stage, strategy):
 
 
 #: `evaluate` settings read by no evaluation step itself (rule inputs, other rules' settings).
-EVALUATE_WORKFLOW_KEYS = {"split", "colocalize_variant", "qualitative_images", "predict_input"}
-EVALUATE_VOC = as_json(without(config["evaluate"], EVALUATE_WORKFLOW_KEYS | {"colocalization"}))
-EVALUATE_COLOC = as_json(without(config["evaluate"], EVALUATE_WORKFLOW_KEYS | {"protocols"}))
+EVALUATE_WORKFLOW_KEYS = {
+    "split",
+    "colocalize_variant",
+    "qualitative_images",
+    "predict_input",
+}
+EVALUATE_VOC = as_json(
+    without(config["evaluate"], EVALUATE_WORKFLOW_KEYS | {"colocalization"})
+)
+EVALUATE_COLOC = as_json(
+    without(config["evaluate"], EVALUATE_WORKFLOW_KEYS | {"protocols"})
+)
 
 
 def video_rows(wildcards):
     """Digest of one video's rows of the shot index: its motion job reruns when they change,
-    not when another video or the class list does (the index itself is an `ancient` input)."""
+    not when another video or the class list does (the index itself is an `ancient` input).
+    """
     rows = shot_index(wildcards.dataset)
     rows = rows[rows["video_id"].astype(str) == wildcards.video]
     return hashlib.sha256(rows.to_csv(index=False).encode()).hexdigest()[:16]

@@ -7,7 +7,7 @@ rule demo_world:
     log:
         f"{LOGS}/demo_world.log",
     benchmark:
-        f"{BENCHMARKS}/demo_world.tsv",
+        f"{BENCHMARKS}/demo_world.tsv"
     conda:
         ENV
     threads: 1
@@ -29,7 +29,7 @@ checkpoint ingest:
     log:
         f"{LOGS}/ingest/{{dataset}}.log",
     benchmark:
-        f"{BENCHMARKS}/ingest/{{dataset}}.tsv",
+        f"{BENCHMARKS}/ingest/{{dataset}}.tsv"
     conda:
         ENV
     threads: 1

@@ -11,7 +11,7 @@ rule evaluate_voc:
     log:
         f"{LOGS}/eval_voc/{{variant}}-{{fov}}-s{{seed}}.log",
     benchmark:
-        f"{BENCHMARKS}/eval_voc/{{variant}}-{{fov}}-s{{seed}}.tsv",
+        f"{BENCHMARKS}/eval_voc/{{variant}}-{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]
@@ -51,7 +51,7 @@ rule results_table:
     log:
         f"{LOGS}/tables/voc.log",
     benchmark:
-        f"{BENCHMARKS}/tables/voc.tsv",
+        f"{BENCHMARKS}/tables/voc.tsv"
     conda:
         ENV
     threads: 1
@@ -85,7 +85,7 @@ rule colocalize:
     log:
         f"{LOGS}/colocalize/{{dataset}}-{{fov}}-s{{seed}}.log",
     benchmark:
-        f"{BENCHMARKS}/colocalize/{{dataset}}-{{fov}}-s{{seed}}.tsv",
+        f"{BENCHMARKS}/colocalize/{{dataset}}-{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]
@@ -119,7 +119,7 @@ rule qualitative:
     log:
         f"{LOGS}/qualitative/{{fov}}-s{{seed}}.log",
     benchmark:
-        f"{BENCHMARKS}/qualitative/{{fov}}-s{{seed}}.tsv",
+        f"{BENCHMARKS}/qualitative/{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: 1
@@ -151,7 +151,7 @@ rule predict:
     log:
         f"{LOGS}/predict.log",
     benchmark:
-        f"{BENCHMARKS}/predict.tsv",
+        f"{BENCHMARKS}/predict.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]

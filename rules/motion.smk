@@ -9,7 +9,7 @@ rule motion_segment:
     log:
         f"{LOGS}/motion/{{dataset}}/{{video}}.log",
     benchmark:
-        f"{BENCHMARKS}/motion/{{dataset}}/{{video}}.tsv",
+        f"{BENCHMARKS}/motion/{{dataset}}/{{video}}.tsv"
     conda:
         ENV
     threads: 1
@@ -33,7 +33,7 @@ rule prune_shots:
     log:
         f"{LOGS}/prune/{{dataset}}.log",
     benchmark:
-        f"{BENCHMARKS}/prune/{{dataset}}.tsv",
+        f"{BENCHMARKS}/prune/{{dataset}}.tsv"
     conda:
         ENV
     threads: 1
@@ -57,7 +57,7 @@ rule sample_frames:
     log:
         f"{LOGS}/sample/{{dataset}}.log",
     benchmark:
-        f"{BENCHMARKS}/sample/{{dataset}}.tsv",
+        f"{BENCHMARKS}/sample/{{dataset}}.tsv"
     conda:
         ENV
     threads: 1
@@ -83,7 +83,7 @@ rule evaluate_motion:
     log:
         f"{LOGS}/eval_motion/{{dataset}}.log",
     benchmark:
-        f"{BENCHMARKS}/eval_motion/{{dataset}}.tsv",
+        f"{BENCHMARKS}/eval_motion/{{dataset}}.tsv"
     conda:
         ENV
     threads: 1

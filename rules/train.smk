@@ -16,12 +16,14 @@ rule train:
     log:
         f"{LOGS}/train/{{strategy}}-{{fov}}-s{{seed}}.log",
     benchmark:
-        f"{BENCHMARKS}/train/{{strategy}}-{{fov}}-s{{seed}}.tsv",
+        f"{BENCHMARKS}/train/{{strategy}}-{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]
     resources:
         gpu=TRAIN_GPUS,
+        label_workers=config["train"]["train"]["label_workers"],
+        checkpoint_every=config["train"]["train"]["checkpoint_every"],
         mem_mb=config["resources"]["train_mem_mb"],
         runtime=config["resources"]["train_runtime"],
     params:
@@ -30,8 +32,9 @@ rule train:
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
     shell:
-        "{TRAIN_LAUNCH} train --samples {input.samples} --params {params.settings:q}"
-        " --execution {TRAIN_EXECUTION:q}"
+        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        " --gpus {resources.gpu} --label-workers {resources.label_workers}"
+        " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy {wildcards.strategy} --seed {wildcards.seed}"
         " --output-dir {params.out_dir} > {log} 2>&1"
@@ -50,7 +53,7 @@ rule select_shots:
     log:
         f"{LOGS}/select/{{fov}}-s{{seed}}.log",
     benchmark:
-        f"{BENCHMARKS}/select/{{fov}}-s{{seed}}.tsv",
+        f"{BENCHMARKS}/select/{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]
@@ -81,12 +84,14 @@ rule finetune:
     log:
         f"{LOGS}/finetune/{{fov}}-s{{seed}}.log",
     benchmark:
-        f"{BENCHMARKS}/finetune/{{fov}}-s{{seed}}.tsv",
+        f"{BENCHMARKS}/finetune/{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]
     resources:
         gpu=TRAIN_GPUS,
+        label_workers=config["train"]["train"]["label_workers"],
+        checkpoint_every=config["train"]["train"]["checkpoint_every"],
         mem_mb=config["resources"]["train_mem_mb"],
         runtime=config["resources"]["train_runtime"],
     params:
@@ -95,8 +100,9 @@ rule finetune:
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
     shell:
-        "{TRAIN_LAUNCH} train --samples {input.samples} --params {params.settings:q}"
-        " --execution {TRAIN_EXECUTION:q}"
+        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        " --gpus {resources.gpu} --label-workers {resources.label_workers}"
+        " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"
         " --output-dir {params.out_dir} > {log} 2>&1"
@@ -119,12 +125,14 @@ rule train_mixed:
     log:
         f"{LOGS}/mixed/{{fov}}-s{{seed}}.log",
     benchmark:
-        f"{BENCHMARKS}/mixed/{{fov}}-s{{seed}}.tsv",
+        f"{BENCHMARKS}/mixed/{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]
     resources:
         gpu=TRAIN_GPUS,
+        label_workers=config["train"]["train"]["label_workers"],
+        checkpoint_every=config["train"]["train"]["checkpoint_every"],
         mem_mb=config["resources"]["train_mem_mb"],
         runtime=config["resources"]["train_runtime"],
     params:
@@ -133,8 +141,9 @@ rule train_mixed:
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
     shell:
-        "{TRAIN_LAUNCH} train --samples {input.samples} --params {params.settings:q}"
-        " --execution {TRAIN_EXECUTION:q}"
+        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        " --gpus {resources.gpu} --label-workers {resources.label_workers}"
+        " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"
         " --images {input.images} --output-dir {params.out_dir} > {log} 2>&1"
@@ -153,7 +162,7 @@ rule label_figures:
     log:
         f"{LOGS}/label_figures/{{dataset}}-{{fov}}-s{{seed}}.log",
     benchmark:
-        f"{BENCHMARKS}/label_figures/{{dataset}}-{{fov}}-s{{seed}}.tsv",
+        f"{BENCHMARKS}/label_figures/{{dataset}}-{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: 1

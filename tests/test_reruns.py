@@ -37,8 +37,15 @@ CASES = {
     # The M-CNN energy: the mcnn-strategy models, not em_adapt or hard.
     "labels.pairwise_weight": (
         20.0,
-        {"train": 1, "select_shots": 1, "finetune": 1, "label_figures": 1, **AFTER_FINETUNE,
-         "evaluate_voc": 3, **REPORT},
+        {
+            "train": 1,
+            "select_shots": 1,
+            "finetune": 1,
+            "label_figures": 1,
+            **AFTER_FINETUNE,
+            "evaluate_voc": 3,
+            **REPORT,
+        },
     ),  # fmt: skip
     "evaluate.colocalization.superpixels": (60, {"colocalize": 1, "stage_timings": 1, "all": 1}),
     "evaluate.protocols": (
@@ -48,8 +55,16 @@ CASES = {
     "evaluate.qualitative_images": (1, {"qualitative": 1, "stage_timings": 1, "all": 1}),
     "shots.sample.num_frames": (
         5,
-        {"sample_frames": 1, "train": 3, "select_shots": 1, "finetune": 1, "label_figures": 1,
-         **AFTER_FINETUNE, "evaluate_voc": 5, **REPORT},
+        {
+            "sample_frames": 1,
+            "train": 3,
+            "select_shots": 1,
+            "finetune": 1,
+            "label_figures": 1,
+            **AFTER_FINETUNE,
+            "evaluate_voc": 5,
+            **REPORT,
+        },
     ),  # fmt: skip
 }
 
@@ -130,3 +145,33 @@ def test_execution_settings_do_not_stop_a_resume(tmp_path, toy_samples, monkeypa
     faster = {"label_workers": 1, "checkpoint_every": 1}
     summary = tr.train([toy_samples], **run, output_dir=tmp_path, execution=faster)
     assert summary["resumed_from"] == 2 and summary["iterations_this_run"] == 2
+
+
+def test_several_gpus_start_the_step_again_under_torchrun(monkeypatch):
+    """`--gpus 2` replaces the process by torchrun with one process per GPU, same arguments."""
+    import argparse
+    import sys
+
+    from mcnn.steps import train as train_step
+
+    argv = ["train", "--samples", "s.h5", "--params", "{}", "--label-params", "{}"]
+    argv += ["--classes", "[]", "--strategy", "mcnn", "--seed", "0", "--output-dir", "out"]
+    argv += ["--gpus", "2"]
+    parser = argparse.ArgumentParser()
+    train_step.add_arguments(parser)
+    monkeypatch.setattr(sys, "argv", ["mcnn/__main__.py", *argv])
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+
+    class Replaced(Exception):
+        pass
+
+    def execv(path, command):
+        raise Replaced(path, command)
+
+    monkeypatch.setattr(train_step.os, "execv", execv)
+    with pytest.raises(Replaced) as replaced:
+        train_step.main(parser.parse_args(argv[1:]))
+    path, command = replaced.value.args
+    assert path == sys.executable
+    assert command[1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "-m", "mcnn", *argv]  # fmt: skip

@@ -323,7 +323,9 @@ def test_a_videos_shots_read_in_order_decode_it_once(tmp_path, monkeypatch):
 
     path = tmp_path / "two.avi"
     write_two_shot_video(path, frames_per_shot=20)
-    fresh = [frames_module.decode_video_frames(path, range(a, b))[1] for a, b in ((0, 20), (20, 40))]
+    fresh = [
+        frames_module.decode_video_frames(path, range(a, b))[1] for a, b in ((0, 20), (20, 40))
+    ]
     grabs = []
     real_capture = cv2.VideoCapture
 
@@ -340,7 +342,9 @@ def test_a_videos_shots_read_in_order_decode_it_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(frames_module.cv2, "VideoCapture", CountingCapture)
     frames_module._open_reader.clear()
-    shots = [frames_module.decode_video_frames(path, range(a, b))[1] for a, b in ((0, 20), (20, 40))]
+    shots = [
+        frames_module.decode_video_frames(path, range(a, b))[1] for a, b in ((0, 20), (20, 40))
+    ]
     assert len(grabs) == 40
     for fresh_shot, shot in zip(fresh, shots, strict=True):
         assert all(np.array_equal(a, b) for a, b in zip(fresh_shot, shot, strict=True))

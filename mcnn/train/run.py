@@ -16,8 +16,8 @@ from tqdm import tqdm
 from mcnn.core.io import write_csv, write_json
 from mcnn.models import build_model, save_checkpoint
 from mcnn.train.checkpoints import (
-    finish_checkpoint,
     fingerprint,
+    finish_checkpoint,
     load_init,
     maybe_resume,
     write_checkpoint,
@@ -84,7 +84,9 @@ def train(
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[torch_device.index] if torch_device.type == "cuda" else None
         )
-    trainer = Trainer(model, data, run_params, schedule, labels_cfg, strategy, seed, torch_device, ddp)
+    trainer = Trainer(
+        model, data, run_params, schedule, labels_cfg, strategy, seed, torch_device, ddp
+    )
     run_id = fingerprint(
         stage=stage,
         params=params,
