@@ -5,6 +5,7 @@ sub-command is `<name>` with underscores written as dashes (`motion_segment` -> 
 Modules are imported only when their step runs, so a step's heavy imports never slow another.
 Bad input ends the step with one line, `error: <path>: <problem>` (DataError, OSError) or
 `error: config key ...` (ConfigError), and exit status 1; `--debug` (anywhere) shows the traceback.
+Called from Python with an explicit `argv`, `main` raises those errors instead.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def _step_modules() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from_command_line = argv is None
     argv = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in argv
+    debug = "--debug" in argv or not from_command_line
     argv = [arg for arg in argv if arg != "--debug"]
     steps = _step_modules()
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in steps:
