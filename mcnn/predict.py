@@ -111,7 +111,8 @@ def predict(
     """Segment every image of a folder (or one image, or every frame of a video); returns the count.
 
     Writes `<name>.png` (labels) and `<name>_overlay.jpg` per image (`frame_%06d` for a video)
-    and `classes.json` into `output_dir`.
+    and `classes.json` into `output_dir`. An unreadable image of a folder does not stop the
+    others: they are all written, then a DataError lists the unreadable ones.
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
@@ -120,7 +121,8 @@ def predict(
     lookup, palette, names = output_values(ckpt["classes"])
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    frames, total = _read_input(Path(input_path))
+    unreadable: list[DataError] = []
+    frames, total = _read_input(Path(input_path), unreadable)
     count = 0
     with tqdm(total=total, desc="predict", unit="image") as progress:
         for names_batch, images in _batches(frames, batch_size):
@@ -138,16 +140,28 @@ def predict(
     with atomic_path(output_dir / "classes.json") as tmp:
         tmp.write_text(json.dumps({str(v): n for v, n in names.items()}, indent=2) + "\n")
     log.info("%d images segmented into %s on %s", count, output_dir, torch_device)
+    if unreadable:
+        for error in unreadable:
+            log.error("skipped %s", error)
+        listed = "; ".join(f"{Path(error.path).name} ({error.problem})" for error in unreadable)
+        raise DataError(
+            input_path,
+            f"{len(unreadable)} of {total} images unreadable (the other {count} were written): "
+            f"{listed}",
+        )
     return count
 
 
-def _read_input(path: Path) -> tuple[Iterator[tuple[str, np.ndarray]], int | None]:
-    """(name, RGB frame) pairs of a folder of images, one image or a video, and their count."""
+def _read_input(
+    path: Path, unreadable: list[DataError]
+) -> tuple[Iterator[tuple[str, np.ndarray]], int | None]:
+    """(name, RGB frame) pairs of a folder of images, one image or a video, and their count.
+    A folder's unreadable images are skipped and appended to `unreadable`."""
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise DataError(path, f"folder holds no image ({', '.join(IMAGE_SUFFIXES)})")
-        return ((p.stem, read_rgb(p)) for p in files), len(files)
+        return _folder_images(files, unreadable), len(files)
     if not path.is_file():
         raise DataError(path, "input does not exist")
     if path.suffix.lower() in IMAGE_SUFFIXES:
@@ -157,6 +171,14 @@ def _read_input(path: Path) -> tuple[Iterator[tuple[str, np.ndarray]], int | Non
         raise DataError(path, "neither an image nor a video that OpenCV can open")
     count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))  # container metadata: only for progress
     return _video_frames(capture, path), count if count > 0 else None
+
+
+def _folder_images(files, unreadable: list[DataError]) -> Iterator[tuple[str, np.ndarray]]:
+    for file in files:
+        try:
+            yield file.stem, read_rgb(file)
+        except DataError as error:
+            unreadable.append(error)
 
 
 def _video_frames(capture: cv2.VideoCapture, path: Path) -> Iterator[tuple[str, np.ndarray]]:

@@ -1,4 +1,5 @@
 # Config validation and helpers shared by the rule files.
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -32,6 +33,8 @@ shell.prefix(
 
 RESULTS = config["results_dir"]
 LOGS = f"{RESULTS}/logs"
+# One Snakemake benchmark file per job (wall and CPU time, peak memory): the stage-time table.
+BENCHMARKS = f"{RESULTS}/benchmarks"
 ENV = "../envs/mcnn.yaml"
 
 
@@ -117,11 +120,78 @@ def image_index(wildcards):
     return f"{RESULTS}/index/{config['image_datasets'][0]}.shots.csv"
 
 
-def train_settings(fov):
-    """config["train"] with the field of view of this job's wildcard."""
-    settings = json.loads(json.dumps(config["train"]))
-    settings["model"]["arch"] = fov
-    return settings
+def without(section, keys):
+    """A config section less `keys` (the rest, including keys added later, stays a trigger)."""
+    return {key: value for key, value in section.items() if key not in keys}
+
+
+# GPUs: the one route. Training jobs ask for resources.train_gpus (with more than one, the
+# train step runs itself under torchrun, one process per GPU); every other GPU job for one.
+# Each rule that uses a GPU declares `gpu=`; profiles/slurm sends exactly these to the GPU
+# partition (tests/test_slurm.py checks that the two lists match).
+TRAIN_GPUS = config["resources"]["train_gpus"]
+JOB_GPUS = min(TRAIN_GPUS, 1)
+
+
+# Per-stage views: each rule's `params` carry exactly the settings its step reads, so that a
+# changed setting reruns exactly the rules that use it (Snakemake's params rerun trigger).
+#: Settings that change how fast training runs, never what it writes: they stay out of the
+#: rules' params (so changing them reruns nothing) and reach the step through `resources`.
+TRAIN_EXECUTION_KEYS = ("label_workers", "checkpoint_every")
+#: Settings of the first training only (fine-tuning and mixed training have their own).
+FIRST_STAGE_KEYS = ("iterations", "lr_step", "alpha_warmup")
+
+
+def train_view(stage, fov):
+    """The `train` settings a training stage reads: the whole model (any model setting changes
+    the model) with this job's field of view, SGD, the shared `train` settings, the stage's own.
+    """
+    section = config["train"]
+    shared = without(section["train"], TRAIN_EXECUTION_KEYS)
+    view = {"model": {**section["model"], "arch": fov}, "sgd": section["sgd"]}
+    if stage == "train":
+        return {**view, "train": shared}
+    return {**view, "train": without(shared, FIRST_STAGE_KEYS), stage: section[stage]}
+
+
+def labels_view(stage, strategy):
+    """The `labels` settings a training stage's label inference reads: `hard` needs only the
+    network weight of the schedule, `em_adapt` its own settings; the M-CNN energy reads the
+    rest, with the first training's alpha or the fine-tuning one; mixed training also labels
+    images with EM-Adapt."""
+    labels = config["labels"]
+    em_adapt = {k: v for k, v in labels.items() if k.startswith("em_adapt_")}
+    alpha = "alpha" if stage == "train" else "alpha_finetune"
+    if strategy == "hard":
+        return {alpha: labels[alpha]}
+    if strategy == "em_adapt":
+        return {**em_adapt, "prob_floor": labels["prob_floor"], alpha: labels[alpha]}
+    energy = without(labels, {*em_adapt, "alpha", "alpha_finetune"})
+    return {**energy, alpha: labels[alpha], **(em_adapt if stage == "mixed" else {})}
+
+
+#: `evaluate` settings read by no evaluation step itself (rule inputs, other rules' settings).
+EVALUATE_WORKFLOW_KEYS = {
+    "split",
+    "colocalize_variant",
+    "qualitative_images",
+    "predict_input",
+}
+EVALUATE_VOC = as_json(
+    without(config["evaluate"], EVALUATE_WORKFLOW_KEYS | {"colocalization"})
+)
+EVALUATE_COLOC = as_json(
+    without(config["evaluate"], EVALUATE_WORKFLOW_KEYS | {"protocols"})
+)
+
+
+def video_rows(wildcards):
+    """Digest of one video's rows of the shot index: its motion job reruns when they change,
+    not when another video or the class list does (the index itself is an `ancient` input).
+    """
+    rows = shot_index(wildcards.dataset)
+    rows = rows[rows["video_id"].astype(str) == wildcards.video]
+    return hashlib.sha256(rows.to_csv(index=False).encode()).hexdigest()[:16]
 
 
 #: Where each variant's final model comes from (strategy of the first training, later stages).

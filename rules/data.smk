@@ -6,6 +6,8 @@ rule demo_world:
         directory(config["demo_world"]["root"]),
     log:
         f"{LOGS}/demo_world.log",
+    benchmark:
+        f"{BENCHMARKS}/demo_world.tsv"
     conda:
         ENV
     threads: 1
@@ -26,12 +28,14 @@ checkpoint ingest:
         boxes=f"{RESULTS}/index/{{dataset}}.boxes.csv",
     log:
         f"{LOGS}/ingest/{{dataset}}.log",
+    benchmark:
+        f"{BENCHMARKS}/ingest/{{dataset}}.tsv"
     conda:
         ENV
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=60,
+        runtime=config["resources"]["ingest_runtime"],
     params:
         settings=lambda w: as_json(dataset_config(w.dataset)),
         classes=as_json(config["classes"]),

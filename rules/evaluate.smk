@@ -10,15 +10,17 @@ rule evaluate_voc:
         f"{RESULTS}/eval/voc/{{variant}}-{{fov}}-s{{seed}}.json",
     log:
         f"{LOGS}/eval_voc/{{variant}}-{{fov}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/eval_voc/{{variant}}-{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=JOB_GPUS,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
-        settings=as_json(config["evaluate"]),
+        settings=EVALUATE_VOC,
         split=config["evaluate"]["split"],
     shell:
         "python -m mcnn evaluate-voc --checkpoint {input.model} --index {input.index}"
@@ -48,6 +50,8 @@ rule results_table:
         ),
     log:
         f"{LOGS}/tables/voc.log",
+    benchmark:
+        f"{BENCHMARKS}/tables/voc.tsv"
     conda:
         ENV
     threads: 1
@@ -80,15 +84,17 @@ rule colocalize:
         frames=f"{RESULTS}/eval/corloc/{{dataset}}-{{fov}}-s{{seed}}.frames.csv",
     log:
         f"{LOGS}/colocalize/{{dataset}}-{{fov}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/colocalize/{{dataset}}-{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=JOB_GPUS,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
-        settings=as_json(config["evaluate"]),
+        settings=EVALUATE_COLOC,
         note=config["report_note"],
     shell:
         "python -m mcnn colocalize --checkpoint {input.model} --index {input.index}"
@@ -112,6 +118,8 @@ rule qualitative:
         ),
     log:
         f"{LOGS}/qualitative/{{fov}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/qualitative/{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: 1
@@ -142,13 +150,49 @@ rule predict:
         directory(f"{RESULTS}/predict"),
     log:
         f"{LOGS}/predict.log",
+    benchmark:
+        f"{BENCHMARKS}/predict.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=JOB_GPUS,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     shell:
         "python -m mcnn predict --checkpoint {input.model} --input {input.source}"
         " --output {output} > {log} 2>&1"
+
+
+rule stage_timings:
+    input:
+        all_targets,
+    output:
+        csv=report(
+            f"{RESULTS}/tables/stage_times.csv",
+            category="Stage timings",
+            caption="../report/stage_times.rst",
+        ),
+        md=f"{RESULTS}/tables/stage_times.md",
+        png=report(
+            f"{RESULTS}/figures/stage_times.png",
+            category="Stage timings",
+            caption="../report/stage_times.rst",
+        ),
+    log:
+        f"{LOGS}/stage_timings.log",
+    # Outside BENCHMARKS: the table is of the stages it summarises, not of itself.
+    benchmark:
+        f"{LOGS}/stage_timings.benchmark.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        benchmarks=BENCHMARKS,
+    shell:
+        "python -m mcnn stage-timings --benchmarks {params.benchmarks}"
+        " --output-csv {output.csv} --output-md {output.md} --output-png {output.png}"
+        " > {log} 2>&1"

@@ -3,11 +3,13 @@
 
 rule motion_segment:
     input:
-        index=f"{RESULTS}/index/{{dataset}}.shots.csv",
+        index=ancient(f"{RESULTS}/index/{{dataset}}.shots.csv"),
     output:
         f"{RESULTS}/motion/{{dataset}}/{{video}}.h5",
     log:
         f"{LOGS}/motion/{{dataset}}/{{video}}.log",
+    benchmark:
+        f"{BENCHMARKS}/motion/{{dataset}}/{{video}}.tsv"
     conda:
         ENV
     threads: 1
@@ -17,6 +19,7 @@ rule motion_segment:
     params:
         settings=as_json(config["motion"]),
         seed=config["seed"],
+        video_rows=video_rows,
     shell:
         "python -m mcnn motion-segment --index {input.index} --video {wildcards.video}"
         " --params {params.settings:q} --seed {params.seed} --output {output} > {log} 2>&1"
@@ -29,6 +32,8 @@ rule prune_shots:
         f"{RESULTS}/shots/{{dataset}}.pruned.csv",
     log:
         f"{LOGS}/prune/{{dataset}}.log",
+    benchmark:
+        f"{BENCHMARKS}/prune/{{dataset}}.tsv"
     conda:
         ENV
     threads: 1
@@ -51,6 +56,8 @@ rule sample_frames:
         f"{RESULTS}/samples/{{dataset}}.h5",
     log:
         f"{LOGS}/sample/{{dataset}}.log",
+    benchmark:
+        f"{BENCHMARKS}/sample/{{dataset}}.tsv"
     conda:
         ENV
     threads: 1
@@ -75,6 +82,8 @@ rule evaluate_motion:
         summary=f"{RESULTS}/eval/motion/{{dataset}}.json",
     log:
         f"{LOGS}/eval_motion/{{dataset}}.log",
+    benchmark:
+        f"{BENCHMARKS}/eval_motion/{{dataset}}.tsv"
     conda:
         ENV
     threads: 1

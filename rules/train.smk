@@ -15,20 +15,26 @@ rule train:
         summary=f"{RESULTS}/train/{{strategy}}-{{fov}}-s{{seed}}/train.json",
     log:
         f"{LOGS}/train/{{strategy}}-{{fov}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train/{{strategy}}-{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=TRAIN_GPUS,
+        label_workers=config["train"]["train"]["label_workers"],
+        checkpoint_every=config["train"]["train"]["checkpoint_every"],
         mem_mb=config["resources"]["train_mem_mb"],
         runtime=config["resources"]["train_runtime"],
     params:
-        settings=lambda w: as_json(train_settings(w.fov)),
-        labels=as_json(config["labels"]),
+        settings=lambda w: as_json(train_view("train", w.fov)),
+        labels=lambda w: as_json(labels_view("train", w.strategy)),
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
     shell:
         "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        " --gpus {resources.gpu} --label-workers {resources.label_workers}"
+        " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy {wildcards.strategy} --seed {wildcards.seed}"
         " --output-dir {params.out_dir} > {log} 2>&1"
@@ -46,11 +52,13 @@ rule select_shots:
         ),
     log:
         f"{LOGS}/select/{{fov}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/select/{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=JOB_GPUS,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
@@ -75,20 +83,26 @@ rule finetune:
         summary=f"{RESULTS}/finetune/{{fov}}-s{{seed}}/train.json",
     log:
         f"{LOGS}/finetune/{{fov}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/finetune/{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=TRAIN_GPUS,
+        label_workers=config["train"]["train"]["label_workers"],
+        checkpoint_every=config["train"]["train"]["checkpoint_every"],
         mem_mb=config["resources"]["train_mem_mb"],
         runtime=config["resources"]["train_runtime"],
     params:
-        settings=lambda w: as_json(train_settings(w.fov)),
-        labels=as_json(config["labels"]),
+        settings=lambda w: as_json(train_view("finetune", w.fov)),
+        labels=as_json(labels_view("finetune", "mcnn")),
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
     shell:
         "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        " --gpus {resources.gpu} --label-workers {resources.label_workers}"
+        " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"
         " --output-dir {params.out_dir} > {log} 2>&1"
@@ -110,20 +124,26 @@ rule train_mixed:
         summary=f"{RESULTS}/mixed/{{fov}}-s{{seed}}/train.json",
     log:
         f"{LOGS}/mixed/{{fov}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/mixed/{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: config["resources"]["threads"]
     resources:
-        gpu=config["resources"]["train_gpus"],
+        gpu=TRAIN_GPUS,
+        label_workers=config["train"]["train"]["label_workers"],
+        checkpoint_every=config["train"]["train"]["checkpoint_every"],
         mem_mb=config["resources"]["train_mem_mb"],
         runtime=config["resources"]["train_runtime"],
     params:
-        settings=lambda w: as_json(train_settings(w.fov)),
-        labels=as_json(config["labels"]),
+        settings=lambda w: as_json(train_view("mixed", w.fov)),
+        labels=as_json(labels_view("mixed", "mcnn")),
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
     shell:
         "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        " --gpus {resources.gpu} --label-workers {resources.label_workers}"
+        " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"
         " --images {input.images} --output-dir {params.out_dir} > {log} 2>&1"
@@ -141,6 +161,8 @@ rule label_figures:
         ),
     log:
         f"{LOGS}/label_figures/{{dataset}}-{{fov}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/label_figures/{{dataset}}-{{fov}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: 1
@@ -148,7 +170,7 @@ rule label_figures:
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
-        labels=as_json(config["labels"]),
+        labels=as_json(without(config["labels"], {"alpha_finetune"})),
         classes=as_json(config["classes"]),
     shell:
         "python -m mcnn label-figures --samples {input.samples} --checkpoint {input.model}"

@@ -252,3 +252,101 @@ def test_shot_index_round_trip_keeps_empty_tags(tmp_path, davis):
     write_csv(index, build_index("tiny", davis, CLASSES).shots)
     shots = read_shots(index).set_index("video_id")
     assert shots.loc["seqb", "labels"] == "" and shots.loc["seqa", "labels"] == "car"
+
+
+# -- errors for people: `python -m mcnn` ---------------------------------------------------------
+
+
+def run_mcnn(*args: str, cwd: Path):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "mcnn", *args], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def test_a_data_error_is_one_line_and_debug_shows_the_traceback(tmp_path):
+    args = [
+        "ingest", "--name", "tiny", "--params", '{"kind": "davis2016", "root": "no/such/folder"}',
+        "--classes", '["car"]', "--shots", "s.csv", "--boxes", "b.csv",
+    ]  # fmt: skip
+    proc = run_mcnn(*args, cwd=tmp_path)
+    lines = [line for line in proc.stderr.splitlines() if " INFO " not in line]
+    assert proc.returncode == 1
+    assert lines == [lines[0]] and lines[0].startswith("error: ") and "no/such/folder" in lines[0]
+    debug = run_mcnn("--debug", *args, cwd=tmp_path)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_a_config_error_names_the_key(tmp_path):
+    args = ["ingest", "--name", "tiny", "--params", '{"kind": "davis2016"}', "--classes", "[]"]
+    proc = run_mcnn(*args, "--shots", "s.csv", "--boxes", "b.csv", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: config key 'datasets.tiny'")
+
+
+def test_predict_writes_every_readable_image_and_lists_the_others(tmp_path):
+    import cv2
+    import torch
+
+    from mcnn.models import build_model, save_checkpoint
+
+    settings = mcnn_config.validate({})["train"]["model"]
+    settings.update(backbone="compact", compact_widths=[4, 4, 4, 4, 4], compact_fc_channels=4)
+    torch.manual_seed(0)
+    model = build_model(settings, 1 + len(CLASSES))
+    save_checkpoint(tmp_path / "model.pt", model, settings, CLASSES)
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a", "c"):
+        cv2.imwrite(str(images / f"{name}.jpg"), rng.integers(0, 255, (40, 48, 3), np.uint8))
+    (images / "b.jpg").write_bytes(b"not a jpeg")
+    proc = run_mcnn(
+        "predict", "--checkpoint", "model.pt", "--input", "images", "--output", "out",
+        "--device", "cpu", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert {p.name for p in (tmp_path / "out").glob("*.png")} == {"a.png", "c.png"}
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: images: 1 of 3 images unreadable") and "b.jpg" in last
+
+
+def test_a_videos_shots_read_in_order_decode_it_once(tmp_path, monkeypatch):
+    """Motion segmentation and sampling read a video shot by shot: the decoder carries on from
+    the previous shot instead of decoding again from frame 0, and gives the same frames."""
+    import cv2
+    from test_datasets_video_files import write_two_shot_video
+
+    from mcnn.datasets import frames as frames_module
+
+    path = tmp_path / "two.avi"
+    write_two_shot_video(path, frames_per_shot=20)
+    fresh = [
+        frames_module.decode_video_frames(path, range(a, b))[1] for a, b in ((0, 20), (20, 40))
+    ]
+    grabs = []
+    real_capture = cv2.VideoCapture
+
+    class CountingCapture:
+        def __init__(self, name):
+            self.capture = real_capture(name)
+
+        def grab(self):
+            grabs.append(1)
+            return self.capture.grab()
+
+        def __getattr__(self, name):
+            return getattr(self.capture, name)
+
+    monkeypatch.setattr(frames_module.cv2, "VideoCapture", CountingCapture)
+    frames_module._open_reader.clear()
+    shots = [
+        frames_module.decode_video_frames(path, range(a, b))[1] for a, b in ((0, 20), (20, 40))
+    ]
+    assert len(grabs) == 40
+    for fresh_shot, shot in zip(fresh, shots, strict=True):
+        assert all(np.array_equal(a, b) for a, b in zip(fresh_shot, shot, strict=True))
+    frames_module.decode_video_frames(path, [5])  # an earlier frame: a new decoder from 0
+    assert len(grabs) == 46

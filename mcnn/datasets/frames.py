@@ -52,31 +52,68 @@ def read_mask(row: Mapping, frame: int) -> np.ndarray:
 def decode_video_frames(
     path: str | os.PathLike, numbers: Sequence[int]
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Frames of a video file by 0-based index, decoded in order from the start.
+    """Frames of a video file by 0-based index, decoded in order.
 
     Decoding sequentially (grab every frame, retrieve only the wanted ones) is slower than
-    seeking but exact: OpenCV's frame seeking is not frame-accurate for every codec.
+    seeking but exact: OpenCV's frame seeking is not frame-accurate for every codec. The
+    decoder of the last video stays open where it stopped, so that reading a video's shots in
+    order (as motion segmentation and sampling do) decodes it once, not once per shot.
     """
     wanted = {int(n) for n in numbers}
     if wanted and min(wanted) < 0:
         raise DataError(path, f"frame index {min(wanted)} is negative")
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise DataError(path, "video cannot be opened")
     decoded: dict[int, np.ndarray] = {}
-    try:
-        for index in range(max(wanted, default=-1) + 1):
-            if not capture.grab():
-                raise DataError(path, f"video ends before frame {index}")
-            if index not in wanted:
-                continue
-            ok, bgr = capture.retrieve()
-            if not ok:
-                raise DataError(path, f"frame {index} cannot be decoded")
-            decoded[index] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    finally:
-        capture.release()
+    if wanted:
+        reader = _reader(Path(path), min(wanted))
+        try:
+            for index, bgr in reader.frames(max(wanted), wanted):
+                decoded[index] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        except BaseException:
+            _open_reader.clear()  # a failed or interrupted decoder is not reused
+            reader.release()
+            raise
     return np.asarray(numbers, dtype=np.int64), [decoded[int(n)] for n in numbers]
+
+
+class _SequentialReader:
+    """An OpenCV decoder of one video and the index of the next frame it will decode."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.capture = cv2.VideoCapture(str(path))
+        if not self.capture.isOpened():
+            raise DataError(path, "video cannot be opened")
+        self.next = 0
+
+    def frames(self, last: int, wanted: set[int]):
+        """Decode up to frame `last`, yielding (index, BGR frame) of the `wanted` ones."""
+        while self.next <= last:
+            index = self.next
+            if not self.capture.grab():
+                raise DataError(self.path, f"video ends before frame {index}")
+            self.next += 1
+            if index in wanted:
+                ok, bgr = self.capture.retrieve()
+                if not ok:
+                    raise DataError(self.path, f"frame {index} cannot be decoded")
+                yield index, bgr
+
+    def release(self) -> None:
+        self.capture.release()
+
+
+_open_reader: dict[str, _SequentialReader] = {}
+
+
+def _reader(path: Path, first: int) -> _SequentialReader:
+    """The open decoder of `path` if it has not passed frame `first`, else a new one."""
+    reader = _open_reader.get("last")
+    if reader is not None and (reader.path != path or reader.next > first):
+        reader.release()
+        reader = None
+    if reader is None:
+        reader = _open_reader["last"] = _SequentialReader(path)
+    return reader
 
 
 def _require_in_shot(row: Mapping, numbers: np.ndarray) -> None:

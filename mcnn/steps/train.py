@@ -1,14 +1,17 @@
 """Train M-CNN (or fine-tune it on selected shots, or train on selected shots + tagged images).
 
 The stage follows from the inputs: `--images` -> mixed training (paper 4.4), `--shots` ->
-fine-tuning (3.3), otherwise the first training on all shots. Run it under `torchrun` for
-several GPUs. Writes DIR/model.pt, DIR/loss.csv, DIR/loss.png, DIR/train.json; an interrupted
-run started again with the same arguments resumes from DIR/checkpoint.pt.
+fine-tuning (3.3), otherwise the first training on all shots. With `--gpus N` > 1 it starts
+itself again under `torchrun --nproc_per_node N` (one DDP process per GPU). Writes
+DIR/model.pt, DIR/loss.csv, DIR/loss.png, DIR/train.json; an interrupted run started again with
+the same arguments resumes from DIR/checkpoint.pt (a finished run removes it).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 from mcnn.train import train as run_training
 
@@ -16,6 +19,12 @@ from mcnn.train import train as run_training
 def add_arguments(parser) -> None:
     parser.add_argument("--samples", nargs="+", required=True, help="training samples HDF5 files")
     parser.add_argument("--params", required=True, help="config['train'] as JSON")
+    # Settings that change only the speed: outside --params and outside the run's identity.
+    parser.add_argument("--label-workers", type=int, help="train.train.label_workers")
+    parser.add_argument("--checkpoint-every", type=int, help="train.train.checkpoint_every")
+    parser.add_argument(
+        "--gpus", type=int, default=1, help="GPUs of the job: more than 1 = one process each"
+    )
     parser.add_argument("--label-params", required=True, help="config['labels'] as JSON")
     parser.add_argument("--classes", required=True, help="config['classes'] as JSON")
     parser.add_argument(
@@ -33,6 +42,9 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> None:
+    if args.gpus > 1 and "LOCAL_RANK" not in os.environ:
+        os.execv(sys.executable, torchrun_command(args.gpus, sys.argv[1:]))
+    execution = {"label_workers": args.label_workers, "checkpoint_every": args.checkpoint_every}
     run_training(
         args.samples,
         json.loads(args.params),
@@ -45,4 +57,11 @@ def main(args) -> None:
         shots_table=args.shots,
         image_index=args.images,
         device=args.device,
+        execution={key: value for key, value in execution.items() if value is not None},
     )
+
+
+def torchrun_command(gpus: int, step_argv: list[str]) -> list[str]:
+    """This step again under torchrun: one process per GPU on this node (DDP)."""
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    return [*launcher, f"--nproc_per_node={gpus}", "-m", "mcnn", *step_argv]

@@ -53,3 +53,11 @@ def write_checkpoint(trainer: Trainer, path: Path, run_id: str, classes) -> None
         )
     if trainer.ddp.active:
         dist.barrier()
+
+
+def finish_checkpoint(path: Path) -> None:
+    """Remove a completed run's checkpoint once model.pt is written: a later run (forced, or
+    with changed code) must train from the start, while a killed run still finds its last one."""
+    if path.exists():
+        path.unlink()
+        log.info("run complete: removed %s", path)

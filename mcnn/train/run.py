@@ -15,7 +15,13 @@ from tqdm import tqdm
 
 from mcnn.core.io import write_csv, write_json
 from mcnn.models import build_model, save_checkpoint
-from mcnn.train.checkpoints import fingerprint, load_init, maybe_resume, write_checkpoint
+from mcnn.train.checkpoints import (
+    fingerprint,
+    finish_checkpoint,
+    load_init,
+    maybe_resume,
+    write_checkpoint,
+)
 from mcnn.train.data import TrainingData, read_image_index, read_selection
 from mcnn.train.distributed import init_distributed, pick_device
 from mcnn.train.schedule import stage_schedule
@@ -38,12 +44,16 @@ def train(
     shots_table: str | os.PathLike | None = None,
     image_index: str | os.PathLike | None = None,
     device: str = "auto",
+    execution: dict | None = None,
 ) -> dict:
     """Train one stage and write model.pt, loss.csv, loss.png and train.json in `output_dir`.
 
     The stage follows from the inputs: images -> `mixed`, a shot table -> `finetune`, else
-    `train`. A `checkpoint.pt` of the same run in `output_dir` is resumed. Returns the summary.
+    `train`. A `checkpoint.pt` of an unfinished run with the same identity in `output_dir` is
+    resumed. `execution` (label_workers, checkpoint_every) is merged into `params["train"]`
+    but is no part of that identity: it changes only the speed. Returns the summary.
     """
+    run_params = {**params, "train": {**params["train"], **(execution or {})}}
     stage = "mixed" if image_index else "finetune" if shots_table else "train"
     schedule = stage_schedule(params, labels_cfg, stage)
     ddp = init_distributed(
@@ -63,7 +73,7 @@ def train(
         selection,
         images,
         str(image_index or ""),
-        params["mixed"]["images_per_batch"],
+        params["mixed"]["images_per_batch"] if image_index else 0,
         seed,
     )
     model = build_model(params["model"], 1 + len(classes))
@@ -74,7 +84,9 @@ def train(
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[torch_device.index] if torch_device.type == "cuda" else None
         )
-    trainer = Trainer(model, data, params, schedule, labels_cfg, strategy, seed, torch_device, ddp)
+    trainer = Trainer(
+        model, data, run_params, schedule, labels_cfg, strategy, seed, torch_device, ddp
+    )
     run_id = fingerprint(
         stage=stage,
         params=params,
@@ -131,6 +143,7 @@ def train(
         )
         write_loss(output_dir, trainer.history)
         write_json(output_dir / "train.json", summary)
+        finish_checkpoint(checkpoint_path)
     if ddp.active:
         dist.barrier()
     return summary

@@ -1,0 +1,105 @@
+"""The SLURM path for real: the tiny config through profiles/slurm on a single-node Slurm cluster.
+
+.ci/slurm-cluster.sh installs Debian's slurm-wlm and munge (apt-get, as root) if needed, writes
+a slurm.conf with a `cpu` and a `gpu` partition on this machine (its node advertises one GPU)
+and starts munged, slurmctld and slurmd. The test then fills in the profile's placeholders as a
+user would and runs the whole workflow through the SLURM executor plugin: every job goes
+through sbatch. Skips, saying why, where that cannot be done (not root, no apt-get, no plugin).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from test_e2e_workflow import ALL_RULES
+from tiny_workflow import REPO, new_run_folder, ran_jobs, snakemake
+
+SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
+CLUSTER_SCRIPT = REPO / ".ci" / "slurm-cluster.sh"
+
+
+def gpu_rules() -> set[str]:
+    """Rules whose resources declare `gpu=`."""
+    found = set()
+    for path in (REPO / "rules").glob("*.smk"):
+        for block in re.split(r"\n(?=rule |checkpoint )", path.read_text()):
+            name = re.match(r"(?:rule|checkpoint) (\w+):", block)
+            if name and re.search(r"^\s+gpu=", block, re.MULTILINE):
+                found.add(name[1])
+    return found
+
+
+def test_the_profile_sends_exactly_the_gpu_rules_to_the_gpu_partition():
+    profile = yaml.safe_load(SLURM_PROFILE.read_text())
+    routed = {
+        rule
+        for rule, resources in profile["set-resources"].items()
+        if resources.get("slurm_partition") == "EDIT_ME_gpu_partition"
+    }
+    assert routed == gpu_rules() == {
+        "train", "finetune", "train_mixed", "select_shots", "evaluate_voc", "colocalize", "predict"
+    }  # fmt: skip
+
+
+def user_profile(folder: Path) -> Path:
+    """profiles/slurm with its placeholders filled in for the test cluster, job sizes capped to
+    its one node, and squeue for job states (the test cluster keeps no accounting)."""
+    profile = yaml.safe_load(SLURM_PROFILE.read_text())
+    cpus = os.cpu_count() or 1
+    partitions = {"EDIT_ME_cpu_partition": "cpu", "EDIT_ME_gpu_partition": "gpu"}
+    profile["default-resources"].update(
+        slurm_partition="cpu", slurm_account="mcnnci", mem_mb=1500, runtime=30
+    )
+    profile["set-threads"] = {rule: min(n, cpus) for rule, n in profile["set-threads"].items()}
+    for resources in profile["set-resources"].values():
+        if "slurm_partition" in resources:
+            resources["slurm_partition"] = partitions[resources["slurm_partition"]]
+        resources.update(mem_mb=min(resources.get("mem_mb", 1500), 2000), runtime=30)
+    profile.update(
+        {
+            "slurm-status-command": "squeue",
+            "slurm-init-seconds-before-status-checks": 2,
+            "retries": 0,  # a failure shows at once instead of three times
+            "latency-wait": 10,
+        }
+    )
+    folder.mkdir()
+    (folder / "config.yaml").write_text(yaml.safe_dump(profile))
+    return folder
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """SLURM_CONF of a running single-node cluster (stopped afterwards)."""
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="the SLURM plugin is absent")
+    if os.geteuid() != 0:
+        pytest.skip("a Slurm cluster needs root (slurmd, munged); run CI as root")
+    if not shutil.which("slurmctld") and not shutil.which("apt-get"):
+        pytest.skip("no Slurm installed and no apt-get to install Debian's slurm-wlm")
+    folder = tmp_path / "cluster"
+    start = subprocess.run(
+        [str(CLUSTER_SCRIPT), "start", str(folder)], capture_output=True, text=True, timeout=600
+    )
+    if start.returncode != 0:
+        pytest.fail(f"{CLUSTER_SCRIPT} start failed:\n{start.stdout}\n{start.stderr}")
+    try:
+        yield folder / "slurm.conf"
+    finally:
+        subprocess.run([str(CLUSTER_SCRIPT), "stop", str(folder)], timeout=60)
+
+
+def test_the_whole_workflow_runs_through_slurm(tmp_path, cluster, monkeypatch):
+    monkeypatch.setenv("SLURM_CONF", str(cluster))
+    work = new_run_folder(tmp_path, "run")
+    profile = user_profile(tmp_path / "profile")
+    proc = snakemake(work, profile=profile, timeout=1500)
+    assert set(ran_jobs(proc.stdout)) - {"all"} == ALL_RULES
+    submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+)", proc.stdout)
+    assert len(submitted) == sum(ran_jobs(proc.stdout).values()) - 1  # all but `all` (local)
+    assert (work / "results" / "tables" / "voc.csv").is_file()
