@@ -175,6 +175,7 @@ def all_targets(wildcards):
             targets.append(f"{RESULTS}/eval/motion/{dataset}.csv")
     for dataset in config["image_datasets"]:
         targets.append(f"{RESULTS}/index/{dataset}.shots.csv")
+    targets += motion_figure_targets()
     targets += experiment_models()
     ex = config["experiments"]
     runs = [(fov, seed) for fov in ex["fovs"] for seed in ex["seeds"]]
