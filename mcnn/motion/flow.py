@@ -42,9 +42,10 @@ def contrib_flow(method: str):
     if optflow is None:
         raise RuntimeError(
             f"motion.flow.method {method!r} needs OpenCV's contrib modules (cv2.optflow), absent "
-            f"from the installed cv2 {cv2.__version__}: replace opencv-python by "
-            f"opencv-contrib-python-headless of the same version (cv2 {cv2.__version__}; a "
-            "superset of it, scenedetect runs on it too), or choose method dis"
+            f"from the installed cv2 {cv2.__version__}: install opencv-contrib-python-headless "
+            f"of the same version (cv2 {cv2.__version__}) in an environment of its own (with "
+            "opencv-python, which scenedetect requires, in the same one, cv2 is whichever was "
+            "installed last), or choose method dis"
         )
     return getattr(optflow, CONTRIB_METHODS[method])()
 
