@@ -38,8 +38,9 @@ CONTRIB_METHODS = {  # method -> constructor name in cv2.optflow (OpenCV contrib
 
 def contrib_flow(method: str):
     """An OpenCV contrib dense-flow object; a clear error when the contrib build is missing."""
-    optflow = getattr(cv2, "optflow", None)
-    if optflow is None:
+    # Without the contrib build, cv2.optflow may still exist as an empty namespace.
+    create = getattr(getattr(cv2, "optflow", None), CONTRIB_METHODS[method], None)
+    if create is None:
         raise RuntimeError(
             f"motion.flow.method {method!r} needs OpenCV's contrib modules (cv2.optflow), absent "
             f"from the installed cv2 {cv2.__version__}: install opencv-contrib-python-headless "
@@ -47,7 +48,7 @@ def contrib_flow(method: str):
             "opencv-python, which scenedetect requires, in the same one, cv2 is whichever was "
             "installed last), or choose method dis"
         )
-    return getattr(optflow, CONTRIB_METHODS[method])()
+    return create()
 
 
 class FlowEstimator:
