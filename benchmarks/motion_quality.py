@@ -63,6 +63,7 @@ SEGTRACK_SHOTS = {  # name: (first, last) frame numbers, from the FST release's 
 }
 FBMS_ANNOTATED = (1, 20, 40, 60, 80, 100)  # 1-based frame numbers of bear01's masks
 PUBLISHED_FST_DAVIS = 0.558  # FST, DAVIS-2016 val, J mean (Perazzi et al., CVPR 2016)
+SPEED_TARGET = 5.0  # frames per CPU-second, issue #10
 BASELINE_FLOW = {"method": "dis", "dis_preset": "medium", "max_side": 400}
 
 # Candidate settings for the leave-one-sequence-out selection: overrides of config["motion"].
@@ -191,9 +192,17 @@ def _key(settings: dict) -> str:
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def cached_flows(seq: Sequence, flow_cfg: dict) -> tuple[np.ndarray, np.ndarray, float]:
-    """(forward, backward, CPU seconds it took) of a sequence, computed once per flow setting."""
+def cached_flows(
+    seq: Sequence, flow_cfg: dict, fresh: bool = False
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(forward, backward, CPU seconds it took) of a sequence, computed once per flow setting
+    (`fresh`: computed again and not stored, to time it)."""
     path = CACHE / "flows" / _key(flow_cfg) / f"{seq.dataset}-{seq.name}.npz"
+    if fresh:
+        small = [resize_to_max_side(f, flow_cfg["max_side"]) for f in seq.frames]
+        start = cpu_seconds()
+        forward, backward = shot_flows(small, flow_cfg)
+        return forward, backward, cpu_seconds() - start
     if path.is_file():
         with np.load(path) as z:
             return z["forward"], z["backward"], float(z["cpu"])
@@ -259,13 +268,14 @@ class ScoreTable:
         tmp.rename(self._path(row["key"]))
 
 
-def evaluate(seq: Sequence, motion: dict, table: ScoreTable, seed: int) -> dict:
-    """J/F and CPU cost of the motion stage with settings `motion` on one sequence (cached)."""
+def evaluate(seq: Sequence, motion: dict, table: ScoreTable, seed: int, fresh=False) -> dict:
+    """J/F and CPU cost of the motion stage with settings `motion` on one sequence (cached;
+    `fresh`: everything computed again, nothing stored, to time it)."""
     key = _key({"flow": motion["flow"], "fst": motion["fst"]})  # what the scores depend on
-    row = table.get(key, seq)
+    row = None if fresh else table.get(key, seq)
     if row is not None:
         return row
-    forward, backward, cpu_flow = cached_flows(seq, motion["flow"])
+    forward, backward, cpu_flow = cached_flows(seq, motion["flow"], fresh)
     start = cpu_seconds()
     seg = segment_shot(seq.frames, motion, seed, name=seq.name, flows=(forward, backward))
     cpu_fst = cpu_seconds() - start
@@ -278,7 +288,8 @@ def evaluate(seq: Sequence, motion: dict, table: ScoreTable, seed: int) -> dict:
         "cpu_flow": cpu_flow,
         "cpu_fst": cpu_fst,
     }
-    table.add(row)
+    if not fresh:
+        table.add(row)
     return row
 
 
@@ -301,6 +312,9 @@ def main() -> None:
     parser.add_argument("--sequences", nargs="+", help="only these sequences / shots")
     parser.add_argument("--params", default="{}", help="JSON overrides of the motion section")
     parser.add_argument("--no-cv", action="store_true", help="skip the leave-one-out grid")
+    parser.add_argument(
+        "--fresh", action="store_true", help="ignore the caches: time flow + FST afresh"
+    )
     parser.add_argument(
         "--flows-only",
         nargs="+",
@@ -329,7 +343,7 @@ def main() -> None:
     for _, _, load in selected:
         seq = load()  # one sequence in memory at a time
         wall = time.perf_counter()
-        result = evaluate(seq, motion, table, args.seed)
+        result = evaluate(seq, motion, table, args.seed, args.fresh)
         forward, backward, _ = cached_flows(seq, merged(defaults["flow"], BASELINE_FLOW))
         base = scores(baseline_masks(forward, backward), seq)
         for name, overrides in candidates.items():
@@ -361,10 +375,10 @@ def main() -> None:
         picks = leave_one_out(per_candidate)
         frame["J_cv"] = [picks[s][1] for s in frame["sequence"]]
         frame["cv_pick"] = [picks[s][0] for s in frame["sequence"]]
-    report(frame, motion)
+    report(frame, motion, args.fresh)
 
 
-def report(frame: pd.DataFrame, motion: dict) -> None:
+def report(frame: pd.DataFrame, motion: dict, fresh: bool) -> None:
     cv = "J_cv" in frame
     print(
         "\n| data | sequence | frames | J | F | J baseline | F baseline |"
@@ -401,11 +415,14 @@ def report(frame: pd.DataFrame, motion: dict) -> None:
         )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     frames_total = frame["frames"].sum()
+    speed = frames_total / frame["cpu"].sum()
+    timed = "timed in this run" if fresh else "timed when first computed; --fresh times it now"
     print(
-        f"speed: {frames_total / frame['cpu'].sum():.2f} frames per CPU-second (one thread, "
-        f"flow + FST at longer side {motion['flow']['max_side']}, flow "
-        f"{motion['flow']['method']}); peak RSS {peak_mb:.0f} MiB (this process, one sequence "
-        "in memory at a time)"
+        f"speed: {speed:.2f} frames per CPU-second (one thread, flow + FST at longer side "
+        f"{motion['flow']['max_side']}, flow {motion['flow']['method']}; "
+        f"{timed}"
+        f"), {speed / SPEED_TARGET:.2f} x the target {SPEED_TARGET}; peak RSS {peak_mb:.0f} MiB "
+        "(this process, one sequence in memory at a time)"
     )
 
 
