@@ -108,6 +108,25 @@ def motion_files(wildcards):
     ]
 
 
+def motion_step_settings():
+    """The motion settings the motion-segment step reads (its rerun trigger), per method."""
+    motion = config["motion"]
+    if motion["method"] == "external":
+        return {
+            "method": "external",
+            "external": motion["external"],
+            "flow": {"max_side": motion["flow"]["max_side"]},
+        }
+    return {key: motion[key] for key in ("method", "flow", "fst")}
+
+
+def motion_figure_targets():
+    return [
+        f"{RESULTS}/figures/motion/{entry}.png"
+        for entry in config["motion"]["figures"]["videos"]
+    ]
+
+
 def video_samples(wildcards):
     return [f"{RESULTS}/samples/{dataset}.h5" for dataset in config["video_datasets"]]
 

@@ -2,24 +2,6 @@
 # of the motion stage, figures of FST's stages.
 
 
-def motion_step_settings():
-    """The motion settings the motion-segment step reads (its rerun trigger), per method."""
-    motion = config["motion"]
-    if motion["method"] == "external":
-        return {
-            "method": "external",
-            "external": motion["external"],
-            "flow": {"max_side": motion["flow"]["max_side"]},
-        }
-    return {key: motion[key] for key in ("method", "flow", "fst")}
-
-
-def motion_figure_targets():
-    return [
-        f"{RESULTS}/figures/motion/{entry}.png" for entry in config["motion"]["figures"]["videos"]
-    ]
-
-
 rule motion_segment:
     input:
         index=f"{RESULTS}/index/{{dataset}}.shots.csv",
