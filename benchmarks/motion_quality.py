@@ -78,7 +78,7 @@ BASELINE_FLOW = {"method": "dis", "dis_preset": "medium", "max_side": 400}
 # curves dropped, no occlusion check, recalibration 0.71..1.41 -- segment nothing with DIS flow:
 # J 0.000, 0.000, 0.003 on bear, boat, flamingo, 0.18 mean on the 6 DAVIS sequences run).
 CANDIDATES = {
-    "defaults": {},
+    "location-weight-5": {"fst": {"location_weight": 5.0}},  # FST's release; the earlier default
     "relative-motion-inside": {"fst": {"relative_motion_inside": True}},
     "location-weight-2": {"fst": {"location_weight": 2.0}},  # low end of the release's [2, 5]
 }
