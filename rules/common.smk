@@ -111,6 +111,25 @@ def motion_files(wildcards):
     ]
 
 
+def motion_step_settings():
+    """The motion settings the motion-segment step reads (its rerun trigger), per method."""
+    motion = config["motion"]
+    if motion["method"] == "external":
+        return {
+            "method": "external",
+            "external": motion["external"],
+            "flow": {"max_side": motion["flow"]["max_side"]},
+        }
+    return {key: motion[key] for key in ("method", "flow", "fst")}
+
+
+def motion_figure_targets():
+    return [
+        f"{RESULTS}/figures/motion/{entry}.png"
+        for entry in config["motion"]["figures"]["videos"]
+    ]
+
+
 def video_samples(wildcards):
     return [f"{RESULTS}/samples/{dataset}.h5" for dataset in config["video_datasets"]]
 
@@ -245,6 +264,7 @@ def all_targets(wildcards):
             targets.append(f"{RESULTS}/eval/motion/{dataset}.csv")
     for dataset in config["image_datasets"]:
         targets.append(f"{RESULTS}/index/{dataset}.shots.csv")
+    targets += motion_figure_targets()
     targets += experiment_models()
     ex = config["experiments"]
     runs = [(fov, seed) for fov in ex["fovs"] for seed in ex["seeds"]]

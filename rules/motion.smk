@@ -1,4 +1,5 @@
-# Motion: FST per video, shot pruning, sampling of training frames, J/F of the motion stage.
+# Motion: FST (or precomputed masks) per video, shot pruning, sampling of training frames, J/F
+# of the motion stage, figures of FST's stages.
 
 
 rule motion_segment:
@@ -17,7 +18,7 @@ rule motion_segment:
         mem_mb=3000,
         runtime=120,
     params:
-        settings=as_json(config["motion"]),
+        settings=as_json(motion_step_settings()),
         seed=config["seed"],
         video_rows=video_rows,
     shell:
@@ -93,3 +94,26 @@ rule evaluate_motion:
     shell:
         "python -m mcnn evaluate-motion --index {input.index} --motion {input.motion}"
         " --output {output.table} --summary {output.summary} > {log} 2>&1"
+
+
+rule motion_figures:
+    input:
+        index=f"{RESULTS}/index/{{dataset}}.shots.csv",
+    output:
+        f"{RESULTS}/figures/motion/{{dataset}}/{{video}}.png",
+    log:
+        f"{LOGS}/motion_figures/{{dataset}}/{{video}}.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    params:
+        settings=as_json({key: config["motion"][key] for key in ("flow", "fst")}),
+        frames=config["motion"]["figures"]["frames"],
+        seed=config["seed"],
+    shell:
+        "python -m mcnn motion-figures --index {input.index} --video {wildcards.video}"
+        " --params {params.settings:q} --frames {params.frames} --seed {params.seed}"
+        " --output {output} > {log} 2>&1"

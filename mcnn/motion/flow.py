@@ -1,4 +1,6 @@
-"""Dense optical flow between consecutive frames (OpenCV DIS by default, Farneback as an option).
+"""Dense optical flow between consecutive frames: OpenCV DIS (default), Farneback, the OpenCV
+contrib flows (DeepFlow, TV-L1, dense RLOF; they need `opencv-contrib-python-headless` in place
+of `opencv-python`, same version) or torchvision's RAFT (weights from a local file).
 
 Sign convention (OpenCV's): `flow[y, x] = (dx, dy)` says that the pixel at (x, y) of the first
 frame moves to (x + dx, y + dy) in the second, i.e. first(x, y) ~ second(x + dx, y + dy).
@@ -27,6 +29,28 @@ def resize_to_max_side(frame: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
+CONTRIB_METHODS = {  # method -> constructor name in cv2.optflow (OpenCV contrib)
+    "deepflow": "createOptFlow_DeepFlow",
+    "tvl1": "createOptFlow_DualTVL1",
+    "rlof": "createOptFlow_DenseRLOF",
+}
+
+
+def contrib_flow(method: str):
+    """An OpenCV contrib dense-flow object; a clear error when the contrib build is missing."""
+    # Without the contrib build, cv2.optflow may still exist as an empty namespace.
+    create = getattr(getattr(cv2, "optflow", None), CONTRIB_METHODS[method], None)
+    if create is None:
+        raise RuntimeError(
+            f"motion.flow.method {method!r} needs OpenCV's contrib modules (cv2.optflow), absent "
+            f"from the installed cv2 {cv2.__version__}: install opencv-contrib-python-headless "
+            f"of the same version (cv2 {cv2.__version__}) in an environment of its own (with "
+            "opencv-python, which scenedetect requires, in the same one, cv2 is whichever was "
+            "installed last), or choose method dis"
+        )
+    return create()
+
+
 class FlowEstimator:
     """Computes flow between RGB uint8 frames with the settings of `config["motion"]["flow"]`."""
 
@@ -34,14 +58,24 @@ class FlowEstimator:
         self.method = cfg["method"]
         self.farneback = cfg["farneback"]
         if self.method == "dis":
-            self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[cfg["dis_preset"]])
+            self._dense = cv2.DISOpticalFlow_create(DIS_PRESETS[cfg["dis_preset"]])
+        elif self.method in CONTRIB_METHODS:
+            self._dense = contrib_flow(self.method)
+        elif self.method == "raft":
+            from mcnn.motion.raft import RaftFlow
+
+            self._raft = RaftFlow(cfg["raft_weights"])
 
     def __call__(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         """(H, W, 2) float32 flow from `first` to `second` (RGB uint8 of the same size)."""
+        if self.method == "raft":
+            return self._raft(first, second)
+        if self.method == "rlof":  # RLOF works on colour images
+            return self._dense.calc(first[..., ::-1].copy(), second[..., ::-1].copy(), None)
         a = cv2.cvtColor(first, cv2.COLOR_RGB2GRAY)
         b = cv2.cvtColor(second, cv2.COLOR_RGB2GRAY)
-        if self.method == "dis":
-            return self._dis.calc(a, b, None)
+        if self.method != "farneback":
+            return self._dense.calc(a, b, None)
         fb = self.farneback
         return cv2.calcOpticalFlowFarneback(
             a,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import maxflow
 import numpy as np
+from skimage.filters import threshold_otsu
 
 from mcnn.core import gmm
 from mcnn.core.io import DataError
@@ -33,19 +34,44 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class ShotStages:
+    """What each FST stage produced for one shot, for figures (`segment_shot(keep_stages=True)`).
+
+    Per-superpixel arrays are (N,) over the shot's superpixels (`superpixels.labels` maps
+    pixels to them).
+    """
+
+    forward: np.ndarray  # (T-1, h, w, 2) flow t -> t+1
+    backward: np.ndarray  # (T-1, h, w, 2) flow t+1 -> t
+    inside: np.ndarray  # (T, h, w) bool inside-outside maps
+    superpixels: ShotSuperpixels
+    location: np.ndarray  # (N,) location prior
+    appearance: np.ndarray  # (N,) p(fg | colour) of the last round's colour models
+    foreground: np.ndarray  # (N,) bool result of the min-cut
+
+
+@dataclass
 class ShotSegmentation:
     masks: np.ndarray  # (T, h, w) bool, the moving foreground
     boundary: np.ndarray  # (T, h, w) float32 motion-boundary strength in [0, 1]
     scale: float  # h / original frame height
+    stages: ShotStages | None = None
 
 
 def segment_shot(
-    frames: list[np.ndarray], cfg: dict, seed: int, name: str = "shot"
+    frames: list[np.ndarray],
+    cfg: dict,
+    seed: int,
+    name: str = "shot",
+    flows: tuple[np.ndarray, np.ndarray] | None = None,
+    keep_stages: bool = False,
 ) -> ShotSegmentation:
     """Segment the moving foreground of one shot.
 
     `frames`: RGB uint8 (H, W, 3), all the same size, at least 2. `cfg`: `config["motion"]`.
-    `name` identifies the shot in errors (DataError on unusable input).
+    `name` identifies the shot in errors (DataError on unusable input). `flows`: the shot's
+    (forward, backward) flow at the working size if already computed (benchmarks cache them).
+    `keep_stages`: also return the intermediate results (`ShotStages`).
     """
     if len(frames) < 2:
         raise DataError(name, f"{len(frames)} frame(s): optical flow needs at least 2")
@@ -55,18 +81,38 @@ def segment_shot(
     fst = cfg["fst"]
     small = [resize_to_max_side(f, cfg["flow"]["max_side"]) for f in frames]
     scale = small[0].shape[0] / frames[0].shape[0]
-    forward, backward = shot_flows(small, cfg["flow"])
+    forward, backward = shot_flows(small, cfg["flow"]) if flows is None else flows
+    if forward.shape != (len(small) - 1, *small[0].shape[:2], 2):
+        raise DataError(name, f"flow {forward.shape} does not match {len(small)} frames")
     # Frame t's boundaries come from its flow to t+1; the last frame has only flow to T-2.
     own_flow = list(forward) + [backward[-1]]
     maps = [inside_outside(flow, fst) for flow in own_flow]
     inside = np.stack([m[0] for m in maps])
     boundary = np.stack([m[1] for m in maps])
+    if fst["relative_motion_inside"]:
+        inside |= np.stack([relative_motion(flow, fst["relative_motion_min"]) for flow in own_flow])
 
     sp = build_superpixels(small, fst)
     ratio = sp.mean(inside)
     location = location_prior(sp, ratio, forward, backward, fst)
-    foreground = segment_superpixels(sp, ratio, location, forward, fst, seed)
-    return ShotSegmentation(foreground[sp.labels], boundary, scale)
+    foreground, appearance = segment_superpixels(sp, ratio, location, forward, fst, seed)
+    stages = None
+    if keep_stages:
+        stages = ShotStages(forward, backward, inside, sp, location, appearance, foreground)
+    return ShotSegmentation(foreground[sp.labels], boundary, scale, stages)
+
+
+def relative_motion(flow: np.ndarray, minimum: float) -> np.ndarray:
+    """(H, W) bool: pixels moving differently from the frame's median flow.
+
+    |flow - median flow| above an Otsu threshold of the frame (at least `minimum` px): the
+    trivial baseline of issue #10, added to the inside maps where FST's closed motion
+    boundaries miss an object (smooth flow at its edges gives no boundary to close).
+    """
+    magnitude = np.linalg.norm(flow - np.median(flow.reshape(-1, 2), axis=0), axis=2)
+    if not np.ptp(magnitude) > 0:
+        return np.zeros(magnitude.shape, bool)
+    return magnitude > max(float(threshold_otsu(magnitude)), minimum)
 
 
 def location_prior(
@@ -134,14 +180,19 @@ def segment_superpixels(
     forward: np.ndarray,
     cfg: dict,
     seed: int,
-) -> np.ndarray:
-    """(N,) bool foreground superpixels: min-cut with GrabCut-style colour-model re-estimation."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Min-cut with GrabCut-style colour-model re-estimation.
+
+    Returns (N,) bool foreground superpixels and (N,) p(fg | colour) of the colour models of
+    the last round (0.5 everywhere when there were none).
+    """
     edges, weights = _pairwise(sp, forward, cfg)
     fg_samples = ratio > cfg["fg_init_ratio"]
     bg_samples = ratio < cfg["bg_init_ratio"]
+    appearance = np.full(sp.count, 0.5)
     if not fg_samples.any() or not bg_samples.any():
         log.warning("no motion evidence for one of the two colour models; keeping inside maps")
-        return fg_samples
+        return fg_samples, appearance
     rng = np.random.default_rng(seed)
     # First round as FST: a sample counts by how surely it is inside (fg) or outside (bg).
     sample_weight = (ratio, 1.0 - ratio)
@@ -150,6 +201,7 @@ def segment_superpixels(
     foreground = None
     for _ in range(cfg["grabcut_iterations"]):
         colour_fg, colour_bg = _colour_costs(sp, fg_samples, bg_samples, sample_weight, cfg, rng)
+        appearance = 1.0 / (1.0 + np.exp(np.clip(colour_fg - colour_bg, -50, 50)))
         scale = cfg["unary_scale"]
         cut = _min_cut(
             scale * (location_fg + colour_fg), scale * (location_bg + colour_bg), edges, weights
@@ -161,7 +213,7 @@ def segment_superpixels(
             break  # one colour model would have no samples left
         fg_samples, bg_samples = foreground, ~foreground
         sample_weight = (np.ones(sp.count), np.ones(sp.count))
-    return foreground
+    return foreground, appearance
 
 
 def _pairwise(sp: ShotSuperpixels, forward: np.ndarray, cfg: dict):

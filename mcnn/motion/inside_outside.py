@@ -55,13 +55,18 @@ def _crossings_along_positive(boundary: np.ndarray, direction: tuple[int, int]) 
     before[dy:, dx:] = b[: b.shape[0] - dy, : b.shape[1] - dx]
     entries = b * (1 - before)
     if direction == (1, 1):
-        # Shear so that each diagonal becomes a column, then sum along columns.
+        # Lay the rows out with h zeros after each (width w + h): the diagonal successor of a
+        # pixel is then always w + h + 1 further in the flat buffer, so reading that buffer
+        # as rows of w + h + 1 turns every diagonal into a column (the zeros keep a diagonal
+        # from running into the next one before it leaves the image). Contiguous, no gathers.
         h, w = b.shape
-        rows = np.arange(h)[:, None]
-        cols = np.arange(w)[None, :] - rows + (h - 1)
-        sheared = np.zeros((h, w + h - 1), np.uint8)
-        sheared[rows, cols] = entries
-        return _sum_after(sheared, axis=0)[rows, cols]
+        width = w + h
+        padded = np.zeros((h, width), np.uint8)
+        padded[:, :w] = entries
+        flat = np.zeros(-(-h * width // (width + 1)) * (width + 1), np.uint8)
+        flat[: h * width] = padded.ravel()
+        summed = _sum_after(flat.reshape(-1, width + 1), axis=0).ravel()
+        return summed[: h * width].reshape(h, width)[:, :w]
     return _sum_after(entries, axis=1 if direction == (0, 1) else 0)
 
 

@@ -1,4 +1,8 @@
-"""Motion segmentation of every shot of one video, written to the per-video motion HDF5."""
+"""Motion segmentation of every shot of one video, written to the per-video motion HDF5.
+
+`motion.method` picks how: `fst` segments each shot here, `external` reads precomputed masks
+(`mcnn.motion.external`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from tqdm import tqdm
 
 from mcnn.core.io import DataError
 from mcnn.datasets.frames import read_frames
+from mcnn.motion.external import check_pattern, external_shot
 from mcnn.motion.flow import resize_to_max_side
 from mcnn.motion.fst import segment_shot
 from mcnn.motion.store import ShotMotion, write_video_motion
@@ -22,8 +27,9 @@ log = logging.getLogger(__name__)
 def run(index: str | Path, video_id: str, params: dict, output: str | Path, seed: int) -> None:
     """Segment the shots of `video_id` listed in the shot table `index`; write `output` (.h5).
 
-    A shot that cannot be segmented (unreadable frame, fewer than 2 frames) is stored with
-    status `failed` and the reason; the other shots go on.
+    A shot that cannot be segmented (unreadable frame, fewer than 2 frames; with external
+    masks, a video without a mask folder) is stored with status `failed` and the reason; the
+    other shots go on.
     """
     try:
         shots = pd.read_csv(index, keep_default_na=False)
@@ -34,8 +40,16 @@ def run(index: str | Path, video_id: str, params: dict, output: str | Path, seed
     rows = shots[shots["video_id"].astype(str) == str(video_id)]
     if rows.empty:
         raise DataError(index, f"no shots of video {video_id!r}")
+    if params["method"] == "external":
+        check_pattern(params["external"]["pattern"])
+
+    def segment(row: dict) -> ShotMotion:
+        if params["method"] == "external":
+            return external_shot(row, params)
+        return segment_row(row, params, seed)
+
     results = [
-        segment_row(row, params, seed)
+        segment(row)
         for row in tqdm(rows.to_dict("records"), desc=f"shots of {video_id}", unit="shot")
     ]
     failed = sum(r.status == "failed" for r in results)
