@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 import torch
 import torchvision
@@ -11,7 +9,7 @@ import torchvision
 from mcnn import config as mcnn_config
 from mcnn.core.io import DataError
 from mcnn.models import build_model, load_checkpoint, load_model, save_checkpoint
-from mcnn.models.deeplab import VGG16_WEIGHTS_FILE
+from mcnn.models.weights import VGG16_WEIGHTS_FILE
 
 
 @pytest.fixture
@@ -21,10 +19,9 @@ def model_cfg(tmp_path, monkeypatch) -> dict:
 
 
 @pytest.mark.parametrize("arch, parameters", [("largefov", 20.5e6), ("smallfov", 65.1e6)])
-def test_vgg16_deeplab_size_and_output_stride(model_cfg, arch, parameters, caplog):
-    with caplog.at_level(logging.WARNING):
-        model = build_model(dict(model_cfg, arch=arch), 21)
-    assert "RANDOM weights" in caplog.text
+def test_vgg16_deeplab_size_and_output_stride(model_cfg, arch, parameters):
+    model = build_model(dict(model_cfg, arch=arch, pretrained=False), 21)
+    assert model.init_weights == "vgg16: random weights (train.model.pretrained: false)"
     # Parameter counts of DeepLab-LargeFOV and DeepLab (4x4 fc6) in the DeepLab paper's table 2.
     assert sum(p.numel() for p in model.parameters()) == pytest.approx(parameters, rel=0.002)
     with torch.no_grad():
@@ -60,14 +57,13 @@ def test_imagenet_weights_are_decimated_like_deeplab(model_cfg, tmp_path):
     assert torch.equal(small.fc6.weight[7], fc6[7][:, [0, 2, 4, 6]][:, :, [0, 2, 4, 6]])
 
 
-def test_weights_found_in_the_torch_hub_cache(model_cfg, tmp_path, caplog):
+def test_weights_found_in_the_torch_hub_cache(model_cfg, tmp_path):
     cache = tmp_path / "torch_home" / "hub" / "checkpoints"
     cache.mkdir(parents=True)
     vgg = torchvision.models.vgg16().state_dict()
     torch.save(vgg, cache / VGG16_WEIGHTS_FILE)
-    with caplog.at_level(logging.WARNING):
-        model = build_model(model_cfg, 3)
-    assert "RANDOM" not in caplog.text
+    model = build_model(model_cfg, 3)
+    assert model.init_weights == f"vgg16: ImageNet weights {cache / VGG16_WEIGHTS_FILE}"
     assert torch.equal(model.features[2].weight, vgg["features.2.weight"])
 
 

@@ -16,10 +16,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from mcnn.core.io import DataError, atomic_path
-from mcnn.models.deeplab import DeepLab, build_deeplab
+from mcnn.models.deeplab import HEADS, VGG16_BLOCKS, DeepLab, vgg_features
+from mcnn.models.timm_backbone import build_timm_deeplab
+from mcnn.models.weights import WeightsNotFound, find_vgg16_weights, read_state_dict
 
 __all__ = [
     "DeepLab",
+    "WeightsNotFound",
     "build_model",
     "load_checkpoint",
     "load_model",
@@ -31,9 +34,47 @@ __all__ = [
 REQUIRED_KEYS = ("model", "model_cfg", "num_labels", "classes")
 
 
-def build_model(cfg: dict, num_labels: int) -> DeepLab:
-    """The network for config["train"]["model"] with `num_labels` outputs (1 + classes)."""
-    return build_deeplab(cfg, num_labels)
+def build_model(cfg: dict, num_labels: int, load_pretrained: bool = True) -> DeepLab:
+    """The network for config["train"]["model"] with `num_labels` outputs (1 + classes).
+
+    vgg16 and timm backbones start from ImageNet weights (mcnn.models.weights says where they
+    are looked for; none found raises WeightsNotFound) unless `pretrained` is false, or
+    `load_pretrained` is false because a checkpoint's weights follow. `model.init_weights` says
+    which weights initialised it.
+    """
+    backbone, arch = cfg["backbone"], cfg["arch"]
+    if backbone not in ("compact", "vgg16"):
+        return build_timm_deeplab(cfg, num_labels, load_pretrained)
+    if cfg["output_stride"] != 8:
+        raise ValueError(f"backbone {backbone} has output stride 8, not {cfg['output_stride']}")
+    if backbone == "compact":
+        features = vgg_features(
+            tuple((1, width) for width in cfg["compact_widths"]), cfg["compact_batch_norm"]
+        )
+        model = DeepLab(
+            num_labels,
+            arch,
+            features,
+            cfg["compact_widths"][-1],
+            cfg["compact_fc_channels"],
+            cfg["dropout"],
+        )
+        model.init_weights = "compact: random weights (compact always trains from scratch)"
+        return model
+    features = vgg_features(VGG16_BLOCKS)
+    model = DeepLab(num_labels, arch, features, 512, HEADS[arch].channels, cfg["dropout"])
+    pretrained = cfg["pretrained"]
+    if not load_pretrained:
+        return model
+    if pretrained is False:
+        model.init_weights = "vgg16: random weights (train.model.pretrained: false)"
+        return model
+    path = find_vgg16_weights() if pretrained is True else Path(pretrained).expanduser()
+    if not path.is_file():
+        raise DataError(path, "train.model.pretrained names no file")
+    model.load_vgg16_imagenet(read_state_dict(path), arch)
+    model.init_weights = f"vgg16: ImageNet weights {path}"
+    return model
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -76,7 +117,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[DeepLab, dict]:
     """The network stored in a checkpoint, on `device` in eval mode, and the checkpoint dict."""
     checkpoint = load_checkpoint(path)
-    model = build_deeplab(checkpoint["model_cfg"], checkpoint["num_labels"], load_pretrained=False)
+    # Checkpoints written before these settings existed had a stride-8 VGG-16 or compact network.
+    model_cfg = {
+        "output_stride": 8,
+        "head_channels": 0,
+        "freeze_batch_norm": False,
+        **checkpoint["model_cfg"],
+    }
+    model = build_model(model_cfg, checkpoint["num_labels"], load_pretrained=False)
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as exc:

@@ -35,8 +35,14 @@ def init_distributed(device: str) -> Distributed:
 
 
 def pick_device(requested: str, ddp: Distributed) -> torch.device:
+    """The training device: "auto" = CUDA when a GPU is visible; "cuda" without one stops."""
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device {requested!r} asked for, but no CUDA GPU is visible to this process "
+            "(CUDA_VISIBLE_DEVICES, driver); use device cpu or auto to train on the CPU"
+        )
     if requested == "cuda":
         torch.cuda.set_device(ddp.local_rank)
         return torch.device("cuda", ddp.local_rank)

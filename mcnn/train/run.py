@@ -76,7 +76,10 @@ def train(
         params["mixed"]["images_per_batch"] if image_index else 0,
         seed,
     )
-    model = build_model(params["model"], 1 + len(classes))
+    # A later stage starts from the previous stage's model.pt, not from ImageNet weights.
+    model = build_model(params["model"], 1 + len(classes), load_pretrained=not init)
+    init_weights = f"previous stage {init}" if init else model.init_weights
+    log.info("initial weights: %s", init_weights)
     if init:
         load_init(model, init, classes)
     model.to(torch_device).train()
@@ -130,6 +133,7 @@ def train(
         trainer.labels.close()
     elapsed = time.perf_counter() - start
     summary = _summary(trainer, stage, strategy, seed, start_iteration, elapsed, resumed_from)
+    summary["init_weights"] = init_weights
     if ddp.is_main:
         save_checkpoint(
             output_dir / "model.pt",
