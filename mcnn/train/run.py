@@ -18,6 +18,7 @@ from mcnn.models import build_model, save_checkpoint
 from mcnn.train.checkpoints import fingerprint, load_init, maybe_resume, write_checkpoint
 from mcnn.train.data import TrainingData, read_image_index, read_selection
 from mcnn.train.distributed import init_distributed, pick_device
+from mcnn.train.label_quality import quality_summary, write_label_quality
 from mcnn.train.schedule import stage_schedule
 from mcnn.train.trainer import Trainer
 
@@ -39,7 +40,7 @@ def train(
     image_index: str | os.PathLike | None = None,
     device: str = "auto",
 ) -> dict:
-    """Train one stage and write model.pt, loss.csv, loss.png and train.json in `output_dir`.
+    """Train one stage; write model.pt, loss.csv/png, labels_quality.csv/png and train.json.
 
     The stage follows from the inputs: images -> `mixed`, a shot table -> `finetune`, else
     `train`. A `checkpoint.pt` of the same run in `output_dir` is resumed. Returns the summary.
@@ -130,6 +131,7 @@ def train(
             seed=seed,
         )
         write_loss(output_dir, trainer.history)
+        write_label_quality(output_dir, trainer.history)
         write_json(output_dir / "train.json", summary)
     if ddp.active:
         dist.barrier()
@@ -156,6 +158,7 @@ def _summary(trainer: Trainer, stage, strategy, seed, start_iteration, elapsed, 
         "frames_per_s": frames / elapsed if steps else None,
         "label_wait_share": sum(r["label_wait_s"] for r in rows) / step_time if step_time else None,
         "final_loss": rows[-1]["loss"] if rows else None,
+        **quality_summary(trainer.history),
     }
 
 
