@@ -82,7 +82,8 @@ def network_probs(frames: np.ndarray, checkpoint: Path | None) -> np.ndarray:
 
     if checkpoint is None:
         torch.manual_seed(0)
-        net = build_model(validate({})["train"]["model"], 1 + len(CLASSES))
+        model_cfg = {**validate({})["train"]["model"], "backbone": "compact"}
+        net = build_model(model_cfg, 1 + len(CLASSES))
     else:
         net, _ = load_model(checkpoint)
     net.eval()

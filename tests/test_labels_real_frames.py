@@ -1,4 +1,4 @@
-"""M-CNN label inference on real DAVIS frames: per-frame acceptance where the batch test fell back."""
+"""M-CNN label inference on real DAVIS frames: per-frame acceptance where the batch test failed."""
 
 import cv2
 import numpy as np
