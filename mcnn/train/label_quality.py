@@ -76,9 +76,7 @@ def write_label_quality(output_dir: Path, history: list[dict]) -> None:
     table = pd.DataFrame(history, columns=QUALITY_COLUMNS)
     write_csv(output_dir / "labels_quality.csv", table)
     window = max(1, len(table) // 20)
-    figure, (iou_axis, search_axis) = plt.subplots(
-        2, 1, figsize=(7, 6), sharex=True, layout="constrained"
-    )
+    figure, (iou_axis, search_axis) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
     if table["label_iou"].notna().any():
         for column, name in (("label_iou", "inferred labels"), ("motion_iou", "motion masks")):
             mean = table[column].rolling(window, min_periods=1).mean()
@@ -97,6 +95,8 @@ def write_label_quality(output_dir: Path, history: list[dict]) -> None:
     else:
         search_axis.text(0.5, 0.5, "no M-CNN label search in this run", ha="center")
     search_axis.set_xlabel("iteration")
+    # fixed margins: a layout engine collapses panels that hold only a note (no ground truth)
+    figure.subplots_adjust(left=0.14, right=0.97, top=0.97, bottom=0.09, hspace=0.08)
     with atomic_path(output_dir / "labels_quality.png") as tmp:
         figure.savefig(tmp, dpi=100)
     plt.close(figure)
