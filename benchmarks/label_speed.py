@@ -1,36 +1,52 @@
-"""Speed of label inference against cv2.grabCut on real DAVIS 2016 frames at 321 x 321.
+"""Label inference against cv2.grabCut on real DAVIS 2016 frames with the project's FST masks.
 
-For each sequence, 10 frames spread over the first 40; the ground-truth masks, eroded and
-shifted, play the motion masks, and a smoothed noisy map built from the ground truth plays the
-network's softmax. Prints ms per frame for M-CNN inference with one tag (graph cut), with two
-tags (alpha-expansion), and for cv2.grabCut (4 iterations, mask initialisation, same frames),
-the ratio to grabCut, the IoU of each with the ground truth, and whether a second run gives
-identical labels.
+Per sequence, FST (mcnn.motion.fst, the motion stage's settings) segments the first 40 frames
+once (cached under --cache); the batch is every 4th frame (10), squashed to 321 x 321 as the
+training crop. The network scores are those of an untrained network (`--checkpoint` for a
+trained one) at its output stride, as at the start of training. Label inference runs on the same
+frames
 
-    python benchmarks/label_speed.py [--data ../shared/data/davis2016] [--sequences bear boat]
+- at the resolution the loss uses (ceil(321 / label_stride) = 41 px a side, what training does),
+  labels upsampled to 321 for the IoU, and
+- at the full 321 x 321 (`--full`, slower),
+
+with one tag (the video's) and two tags (the video's and a second class on the same video),
+beside cv2.grabCut (4 iterations, mask initialisation, 321 x 321) in the same run. Printed per
+method: ms/frame, ratio to grabCut, mean IoU with the ground truth, mean accepted iterations per
+frame, share of frames that fell back to the motion mask, and whether a second run gives the
+same labels.
+
+    python benchmarks/label_speed.py [--data ../shared/data/davis2016] [--sequences boat ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import math
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from mcnn.config import validate
 from mcnn.core.io import read_gray, read_rgb
-from mcnn.labels import infer_labels
+from mcnn.labels import infer_mcnn
 
 SIZE = 321
-N_CLASSES = 11  # background + the 10 YouTube-Objects classes
-TAG, SECOND_TAG = 1, 2
+SHOT_FRAMES, STEP = 40, 4
+CLASSES = validate({})["classes"]
 
 
-def load_batch(root: Path, sequence: str) -> tuple[np.ndarray, np.ndarray]:
-    paths = sorted((root / "JPEGImages" / "480p" / sequence).glob("*.jpg"))[:40:4]
-    frames = np.stack([cv2.resize(read_rgb(p), (SIZE, SIZE)) for p in paths])
+def load_sequence(root: Path, sequence: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """The first SHOT_FRAMES frames (original size) and the batch's ground truth at SIZE."""
+    paths = sorted((root / "JPEGImages" / "480p" / sequence).glob("*.jpg"))[:SHOT_FRAMES]
+    if len(paths) < SHOT_FRAMES:
+        raise SystemExit(f"{root}/JPEGImages/480p/{sequence}: fewer than {SHOT_FRAMES} frames")
+    frames = [read_rgb(p) for p in paths]
     truth = np.stack(
         [
             cv2.resize(
@@ -39,30 +55,50 @@ def load_batch(root: Path, sequence: str) -> tuple[np.ndarray, np.ndarray]:
                 interpolation=cv2.INTER_NEAREST,
             )
             > 0
-            for p in paths
+            for p in paths[::STEP]
         ]
     )
     return frames, truth
 
 
-def fake_motion(truth: np.ndarray) -> np.ndarray:
-    eroded = np.stack([cv2.erode(t.astype(np.uint8), np.ones((7, 7), np.uint8)) for t in truth])
-    return np.roll(eroded, (6, 12), axis=(1, 2))
+def fst_masks(frames: list[np.ndarray], sequence: str, cache: Path) -> np.ndarray:
+    """FST masks of the shot (computed once, cached per motion settings), every STEP-th frame."""
+    from mcnn.motion.fst import segment_shot
+
+    motion_cfg = validate({})["motion"]
+    key = hashlib.sha1(json.dumps(motion_cfg, sort_keys=True).encode()).hexdigest()[:12]
+    path = cache / key / f"{sequence}.npz"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        masks = segment_shot(frames, motion_cfg, seed=0, name=sequence).masks
+        np.savez_compressed(path, masks=masks)
+    masks = np.load(path)["masks"][::STEP].astype(np.uint8)
+    return np.stack([cv2.resize(m, (SIZE, SIZE), interpolation=cv2.INTER_NEAREST) for m in masks])
 
 
-def fake_probs(truth: np.ndarray, rng: np.random.Generator, tags) -> np.ndarray:
-    """Softmax of smoothed (truth + noise): confident inside, uncertain near the boundary."""
-    logits = np.full((len(truth), N_CLASSES, SIZE, SIZE), -3.0, np.float32)
-    logits[:, 0] = 0.0
-    for b, t in enumerate(truth):
-        noise = cv2.GaussianBlur(rng.normal(0, 6, t.shape).astype(np.float32), (0, 0), 6)
-        obj = cv2.GaussianBlur(t.astype(np.float32), (0, 0), 5) * 6 - 3 + noise
-        logits[b, tags[0]] = obj
-        if len(tags) > 1:  # the second class claims the left half of the object
-            left = np.arange(SIZE)[None] < np.median(np.nonzero(t)[1]) if t.any() else False
-            logits[b, tags[1]] = np.where(left, obj + 1, obj - 1)
-    e = np.exp(logits - logits.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
+def network_probs(frames: np.ndarray, checkpoint: Path | None) -> np.ndarray:
+    """Softmax (B, K, 41, 41) of the network at its output stride."""
+    from mcnn.models import build_model, load_model
+
+    if checkpoint is None:
+        torch.manual_seed(0)
+        model_cfg = {**validate({})["train"]["model"], "backbone": "compact"}
+        net = build_model(model_cfg, 1 + len(CLASSES))
+    else:
+        net, _ = load_model(checkpoint)
+    net.eval()
+    with torch.no_grad():
+        images = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(255)
+        return torch.softmax(net(images).float(), 1).numpy()
+
+
+def resize_probs(probs: np.ndarray, side: int) -> np.ndarray:
+    tensor = torch.from_numpy(probs)
+    if tensor.shape[-1] != side:
+        tensor = torch.nn.functional.interpolate(
+            tensor, size=(side, side), mode="bilinear", align_corners=False
+        )
+    return tensor.numpy()
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -80,67 +116,112 @@ def grabcut(frames: np.ndarray, motion: np.ndarray, iterations: int) -> np.ndarr
     return np.stack(out)
 
 
-def timed(fn, *args):
+class Method:
+    """Accumulated time, IoU and iteration statistics of one method over all batches."""
+
+    def __init__(self, name: str):
+        self.name, self.seconds, self.frames = name, 0.0, 0
+        self.ious: list[float] = []
+        self.accepted: list[int] = []
+        self.fell_back: list[bool] = []
+        self.identical = True
+
+    def add(self, seconds: float, masks: np.ndarray, truth: np.ndarray) -> None:
+        self.seconds += seconds
+        self.frames += len(masks)
+        up = [cv2.resize(m.astype(np.uint8), (SIZE, SIZE), interpolation=cv2.INTER_NEAREST) > 0
+              for m in masks]  # fmt: skip
+        self.ious += [iou(m, t) for m, t in zip(up, truth, strict=True)]
+
+    @property
+    def ms(self) -> float:
+        return 1000 * self.seconds / max(self.frames, 1)
+
+
+def run_mcnn(method: Method, frames, motion, probs, tags, cfg, truth) -> None:
+    def infer():
+        return infer_mcnn(frames, motion, probs, tags, cfg, cfg["alpha"], np.random.default_rng(1))
+
     start = time.perf_counter()
-    result = fn(*args)
-    return result, time.perf_counter() - start
+    result = infer()
+    method.add(time.perf_counter() - start, result.labels > 0, truth)
+    method.accepted += result.accepted.tolist()
+    method.fell_back += result.fell_back.tolist()
+    method.identical &= np.array_equal(result.labels, infer().labels)
 
 
-def mcnn_labels(frames, motion, probs, tags, cfg):
-    return infer_labels(frames, motion, probs, tags, cfg, "mcnn", rng=np.random.default_rng(1))
+def small(images: np.ndarray, side: int, interpolation: int) -> np.ndarray:
+    return np.stack([cv2.resize(i, (side, side), interpolation=interpolation) for i in images])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_data = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016"
-    parser.add_argument("--data", type=Path, default=default_data)
+    repo = Path(__file__).resolve().parents[1]
+    parser.add_argument("--data", type=Path, default=repo.parent / "shared" / "data" / "davis2016")
     parser.add_argument(
-        "--sequences", nargs="+", default=["bear", "boat", "car-turn", "dog-agility"]
+        "--sequences",
+        nargs="+",
+        default=["boat", "car-turn", "flamingo", "horsejump-low", "motorbike", "train"],
     )
+    parser.add_argument("--cache", type=Path, default=repo / "results" / "bench" / "label_fst")
+    parser.add_argument("--checkpoint", type=Path, help="network checkpoint (default: untrained)")
+    parser.add_argument("--full", action="store_true", help="also infer at the full 321 x 321")
     args = parser.parse_args()
-    cfg = validate({})["labels"]
+    if not args.data.is_dir():
+        raise SystemExit(f"{args.data}: DAVIS 2016 not found (pass --data)")
+    config = validate({})
+    cfg = config["labels"]
+    side = math.ceil(SIZE / config["train"]["train"]["label_stride"])
     cv2.setNumThreads(1)
-    totals = {"mcnn": 0.0, "expansion": 0.0, "grabcut": 0.0}
-    scores = {"motion": [], "mcnn": [], "expansion": [], "grabcut": []}
-    n_frames, identical = 0, True
+    torch.set_num_threads(1)
+    sizes = [side, SIZE] if args.full else [side]
+    methods = {"motion": Method("FST motion mask"), "grabcut": Method("cv2.grabCut 321 px")}
+    for s in sizes:
+        for n in (1, 2):
+            methods[(s, n)] = Method(f"M-CNN {n} tag{'s' * (n > 1)} {s} px")
+    labels_of = {row.split(",")[0]: row.split(",")[1] for row in
+                 (args.data / "video_labels.csv").read_text().split()[1:]}  # fmt: skip
     for sequence in args.sequences:
-        frames, truth = load_batch(args.data, sequence)
-        motion = fake_motion(truth)
-        rng = np.random.default_rng(0)
-        one_tag = fake_probs(truth, rng, [TAG])
-        two_tags = fake_probs(truth, rng, [TAG, SECOND_TAG])
-
-        labels, seconds = timed(mcnn_labels, frames, motion, one_tag, [TAG], cfg)
-        identical &= np.array_equal(labels, mcnn_labels(frames, motion, one_tag, [TAG], cfg))
-        totals["mcnn"] += seconds
-        multi, seconds = timed(mcnn_labels, frames, motion, two_tags, [TAG, SECOND_TAG], cfg)
-        totals["expansion"] += seconds
-        cut, seconds = timed(grabcut, frames, motion, cfg["iterations"])
-        totals["grabcut"] += seconds
-        n_frames += len(frames)
-        for name, result in [
-            ("motion", motion > 0),
-            ("mcnn", labels > 0),
-            ("expansion", multi > 0),
-            ("grabcut", cut),
-        ]:
-            scores[name].append(np.mean([iou(r, t) for r, t in zip(result, truth, strict=True)]))
-    ms = {name: 1000 * total / n_frames for name, total in totals.items()}
-    print(f"{n_frames} frames of {len(args.sequences)} DAVIS sequences at {SIZE}x{SIZE}")
-    print(f"M-CNN, one tag, graph cut, {cfg['iterations']} iterations: {ms['mcnn']:.1f} ms/frame")
-    print(f"M-CNN, two tags, alpha-expansion:        {ms['expansion']:.1f} ms/frame")
+        shot, truth = load_sequence(args.data, sequence)
+        frames = np.stack([cv2.resize(f, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+                           for f in shot[::STEP]])  # fmt: skip
+        motion = fst_masks(shot, sequence, args.cache)
+        probs = network_probs(frames, args.checkpoint)
+        tag = CLASSES.index(labels_of[sequence]) + 1 if labels_of[sequence] in CLASSES else 1
+        second = 1 + (tag % len(CLASSES))
+        methods["motion"].add(0.0, motion > 0, truth)
+        start = time.perf_counter()
+        cut = grabcut(frames, motion, cfg["iterations"])
+        methods["grabcut"].add(time.perf_counter() - start, cut, truth)
+        for s in sizes:
+            batch = (
+                (frames, motion)
+                if s == SIZE
+                else (small(frames, s, cv2.INTER_AREA), small(motion, s, cv2.INTER_NEAREST))
+            )
+            for n, tags in ((1, [tag]), (2, [tag, second])):
+                run_mcnn(methods[(s, n)], *batch, resize_probs(probs, s), tags, cfg, truth)
+        print(f"{sequence}: done", flush=True)
+    n_frames = methods["grabcut"].frames
+    network = args.checkpoint or "an untrained compact network"
     print(
-        f"cv2.grabCut, {cfg['iterations']} iterations, mask init:      {ms['grabcut']:.1f} ms/frame"
+        f"\n{n_frames} frames of {len(args.sequences)} DAVIS sequences, {SIZE} x {SIZE}, FST masks,"
+        f" scores of {network}, alpha {cfg['alpha']}"
     )
-    print(
-        f"ratio M-CNN / grabCut: one tag {ms['mcnn'] / ms['grabcut']:.2f}, two tags "
-        f"{ms['expansion'] / ms['grabcut']:.2f}"
-    )
-    print(
-        "mean IoU with ground truth: "
-        + ", ".join(f"{k} {np.mean(v):.3f}" for k, v in scores.items())
-    )
-    print(f"identical labels on a second run: {identical}")
+    reference = methods["grabcut"].ms
+    header = f"{'method':<26}{'ms/frame':>10}{'/ grabCut':>11}{'IoU':>7}{'accepted':>10}"
+    print(header + f"{'fallback':>10}{'repeatable':>12}")
+    for method in methods.values():
+        line = f"{method.name:<26}"
+        if method.name.startswith("FST"):
+            line += f"{'-':>10}{'-':>11}"
+        else:
+            line += f"{method.ms:>10.1f}{method.ms / reference:>11.2f}"
+        line += f"{np.mean(method.ious):>7.3f}"
+        if method.accepted:
+            line += f"{np.mean(method.accepted):>10.2f}{np.mean(method.fell_back):>10.2f}"
+            line += f"{str(method.identical):>12}"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -45,3 +45,18 @@ def test_figure_is_written_and_unknown_tags_are_named(tmp_path, default_config):
             str(samples), "vid_s000", default_config["labels"], default_config["classes"],
             None, 0, str(out),
         )  # fmt: skip
+
+
+def test_search_note_names_accepted_iterations_and_fallbacks():
+    from mcnn.labels import SoftInference
+
+    search = SoftInference(
+        np.zeros((3, 4, 4), np.uint8),
+        np.zeros((3, 3)),
+        np.array([2, 0, 1]),
+        np.array([False, True, False]),
+    )
+    assert label_figures.search_note(search) == (
+        "1.00 accepted iterations per frame, 1 of 3 frames fell back"
+    )
+    assert label_figures.search_note(None) == ""

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mcnn.labels import infer_labels, infer_mcnn
+from mcnn.labels import infer_labels, infer_mcnn, mcnn_soft
 
 K = 11  # background + 10 classes
 TAG = 3
@@ -114,18 +114,46 @@ def test_alpha_expansion_gives_each_tag_its_object(default_config):
     assert (labels[~(first | second)] == 0).mean() > 0.95
 
 
-def test_energy_never_increases_and_labels_are_reproducible(default_config):
+def test_search_record_and_labels_are_reproducible(default_config):
     rng = np.random.default_rng(4)
     frames, truth = _scene(rng, batch=4)
     motion = np.roll(truth, 6, axis=1) ^ (rng.random(truth.shape) < 0.1)
-    probs = _uniform(4)
     cfg = _cfg(default_config, iterations=6)
-    result = infer_mcnn(frames, motion, probs, [TAG], cfg, 1.0, np.random.default_rng(5))
-    steps = np.diff(result.energies)
-    assert len(result.energies) >= 3 and np.all(steps <= 1e-9 * abs(result.energies[0]))
-    again = infer_mcnn(frames, motion, probs, [TAG], cfg, 1.0, np.random.default_rng(5))
+    result = infer_mcnn(frames, motion, _uniform(4), [TAG], cfg, 1.0, np.random.default_rng(5))
+    n_run = len(result.energies) - 1
+    assert result.energies.shape == (n_run + 1, 4) and n_run >= 2
+    assert np.all((result.accepted >= 1) & (result.accepted <= n_run))
+    assert not result.fell_back.any()
+    assert _iou(result.labels == TAG, truth) > _iou(motion, truth)
+    again = infer_mcnn(frames, motion, _uniform(4), [TAG], cfg, 1.0, np.random.default_rng(5))
     np.testing.assert_array_equal(result.labels, again.labels)
-    assert result.energies == again.energies
+    np.testing.assert_array_equal(result.energies, again.energies)
+
+
+def test_a_frame_whose_cuts_raise_its_energy_alone_falls_back(default_config, monkeypatch):
+    """Acceptance is per frame: the other frames keep their cuts, and the fallback is counted."""
+    rng = np.random.default_rng(4)
+    frames, truth = _scene(rng, batch=4)
+    motion = np.roll(truth, 6, axis=1) ^ (rng.random(truth.shape) < 0.1)
+    cfg = _cfg(default_config, iterations=4)
+    frame_energy = mcnn_soft.energy
+    calls = []
+
+    def energy(labels, unary, weights):
+        # energies are evaluated frame by frame in batch order; frame 1 rises whenever it moves
+        frame = len(calls) % 4
+        calls.append(frame)
+        value = frame_energy(labels, unary, weights)
+        moved = frame == 1 and not np.array_equal(labels > 0, motion[1])
+        return value + 1e12 if moved else value
+
+    monkeypatch.setattr(mcnn_soft, "energy", energy)
+    result = infer_mcnn(frames, motion, _uniform(4), [TAG], cfg, 1.0, np.random.default_rng(5))
+    np.testing.assert_array_equal(result.fell_back, [False, True, False, False])
+    assert result.accepted[1] == 0 and np.all(result.accepted[[0, 2, 3]] >= 1)
+    np.testing.assert_array_equal(result.labels[1] == TAG, motion[1])
+    for b in (0, 2, 3):
+        assert _iou(result.labels[b] == TAG, truth[b]) > _iou(motion[b], truth[b])
 
 
 @pytest.mark.parametrize(

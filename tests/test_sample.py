@@ -81,6 +81,7 @@ def test_samples_come_from_the_kept_run_with_matching_frames(tmp_path):
     with SampleStore(output) as store:
         assert store.shot_ids == ["vid_s000"] and len(store) == 1
         sample = store.read("vid_s000")
+        assert sample.truth is None  # the toy dataset has no ground truth
         expected = 30 + np.array([0, 4, 9, 13, 17, 22, 26, 30, 35, 39])
         np.testing.assert_array_equal(sample.frame_numbers, expected)
         assert sample.frames.shape == (10, FRAME_H // 2, FRAME_W // 2, 3)
@@ -156,6 +157,8 @@ def test_real_davis_shot_is_sampled_at_motion_resolution(tmp_path):
     assert sample.frames.shape == (10, half[1], half[0], 3)
     assert sample.labels == ["dog"]
     np.testing.assert_array_equal(sample.masks, masks[expected - numbers[0]])
+    # DAVIS has a mask for every frame: it travels with the sample, on the masks' grid
+    np.testing.assert_array_equal(sample.truth, sample.masks)
     first = read_rgb(shot["path"].format(frame=int(expected[0])))
     np.testing.assert_array_equal(
         sample.frames[0], cv2.resize(first, half, interpolation=cv2.INTER_AREA)

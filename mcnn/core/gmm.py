@@ -110,29 +110,35 @@ def _m_step(X, w, resp, covariance, reg):
         covs = (r.T @ (X * X)) / mass[:, None] - means**2
         covs = np.maximum(covs, 0) + reg
     else:
-        # one component at a time: a (K, N, D) temporary is too big for a million pixels
-        covs = (
-            np.stack([((X - m) * r[:, k, None]).T @ (X - m) for k, m in enumerate(means)])
-            / mass[:, None, None]
-        )
-        covs = covs + reg * np.eye(X.shape[1])
+        # E[x x^T] - mu mu^T from one (N, D*D) product: a (K, N, D) temporary would be too big
+        # for a million pixels, and a loop over components costs more in overhead
+        d = X.shape[1]
+        outer = (X[:, :, None] * X[:, None, :]).reshape(len(X), d * d)
+        second = (r.T @ outer).reshape(-1, d, d) / mass[:, None, None]
+        covs = second - means[:, :, None] * means[:, None, :]
+        covs = 0.5 * (covs + covs.transpose(0, 2, 1)) + reg * np.eye(d)
     return mass / mass.sum(), means, covs
 
 
 def _weighted_log_densities(X, weights, means, covs, covariance):
     d = X.shape[1]
     out = np.empty((len(X), len(weights)))
+    if covariance == "diag":
+        log_dets = np.log(covs).sum(1)
+    else:
+        # One batched factorisation; the per-sample work is then a small matrix product (a
+        # triangular solve per component costs more in call overhead than in arithmetic).
+        chols = np.linalg.cholesky(covs)
+        whiten = np.linalg.inv(chols).transpose(0, 2, 1)  # y = (x - mu) L^-T, |y|^2 = maha
+        log_dets = 2 * np.log(np.diagonal(chols, axis1=1, axis2=2)).sum(1)
     for k in range(len(weights)):  # K is small; each step is vectorised over all samples
         diff = X - means[k]
         if covariance == "diag":
             maha = (diff * diff / covs[k]).sum(1)
-            log_det = np.log(covs[k]).sum()
         else:
-            chol = np.linalg.cholesky(covs[k])
-            y = np.linalg.solve(chol, diff.T)
-            maha = (y * y).sum(0)
-            log_det = 2 * np.log(np.diag(chol)).sum()
-        out[:, k] = np.log(weights[k]) - 0.5 * (d * np.log(2 * np.pi) + log_det + maha)
+            y = diff @ whiten[k]
+            maha = np.einsum("ij,ij->i", y, y)
+        out[:, k] = np.log(weights[k]) - 0.5 * (d * np.log(2 * np.pi) + log_dets[k] + maha)
     return out
 
 

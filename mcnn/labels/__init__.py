@@ -1,6 +1,7 @@
 """Latent label inference for a training batch (paper section 3.2; EM-Adapt E-step).
 
     labels = infer_labels(frames, masks, probs, tags, cfg, strategy, alpha=None, rng=None)
+    result = infer_batch(...)  # the same, with the M-CNN search's per-frame record
 
 Strategies: `mcnn` (motion as soft constraints, mcnn.labels.mcnn_soft), `hard` (motion mask x
 tag, mcnn.labels.hard) and `em_adapt` (label portions, mcnn.labels.em_adapt). A batch without
@@ -8,6 +9,8 @@ tags is all background.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,7 +20,22 @@ from mcnn.labels.mcnn_soft import SoftInference, infer_mcnn
 
 STRATEGIES = ("mcnn", "hard", "em_adapt")
 
-__all__ = ["STRATEGIES", "SoftInference", "infer_labels", "infer_mcnn"]
+__all__ = [
+    "STRATEGIES",
+    "BatchLabels",
+    "SoftInference",
+    "infer_batch",
+    "infer_labels",
+    "infer_mcnn",
+]
+
+
+@dataclass(frozen=True)
+class BatchLabels:
+    """Labels uint8 (B, H, W) and, for `mcnn`, the search behind them (None otherwise)."""
+
+    labels: np.ndarray
+    search: SoftInference | None
 
 
 def infer_labels(
@@ -30,7 +48,21 @@ def infer_labels(
     alpha: float | None = None,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """Latent labels uint8 (B, H, W) in 0..K-1 for one batch.
+    """Latent labels uint8 (B, H, W) in 0..K-1 for one batch; see `infer_batch`."""
+    return infer_batch(frames, masks, probs, tags, cfg, strategy, alpha, rng).labels
+
+
+def infer_batch(
+    frames: np.ndarray,
+    masks: np.ndarray,
+    probs: np.ndarray,
+    tags,
+    cfg: dict,
+    strategy: str,
+    alpha: float | None = None,
+    rng: np.random.Generator | None = None,
+) -> BatchLabels:
+    """Latent labels uint8 (B, H, W) in 0..K-1 for one batch, with the M-CNN search record.
 
     `frames` uint8 (B, H, W, 3) RGB, `masks` (B, H, W) 0/1 motion masks, `probs` (B, K, H, W)
     softmax scores, `tags` the label values (1..K-1) of the video or image, `cfg` the validated
@@ -43,11 +75,12 @@ def infer_labels(
     _check_inputs(frames, masks, probs, tags, strategy)
     rng = np.random.default_rng(0) if rng is None else rng
     if strategy == "hard":
-        return hard_labels(masks, probs, tags)
+        return BatchLabels(hard_labels(masks, probs, tags), None)
     if strategy == "em_adapt":
-        return em_adapt_labels(probs, tags, cfg, rng)
+        return BatchLabels(em_adapt_labels(probs, tags, cfg, rng), None)
     alpha = cfg["alpha"] if alpha is None else alpha
-    return infer_mcnn(np.asarray(frames), np.asarray(masks), probs, tags, cfg, alpha, rng).labels
+    search = infer_mcnn(np.asarray(frames), np.asarray(masks), probs, tags, cfg, alpha, rng)
+    return BatchLabels(search.labels, search)
 
 
 def _check_inputs(frames, masks, probs, tags, strategy) -> None:

@@ -13,12 +13,16 @@ to each covariance. A
 model with fewer than `gmm_min_pixels` pixels in the whole batch (an empty or a full motion mask)
 is a uniform density on the RGB cube, i.e. a zero cost for every pixel.
 
-Monotonicity. The energy of a labelling is eq. (2) with the colour models re-estimated from
-that labelling (each GMM has a fixed seed, so this is a function of the labels alone). A cut
-minimises the energy for the current models, but the re-estimated models maximise a temporally
-weighted likelihood rather than frame t's own energy, so a cut can, rarely, raise it: the search
-then stops and keeps the previous labelling, as it does when a cut changes nothing. The
-recorded energies therefore never increase.
+Acceptance, per frame. The energy of a frame's labelling is its eq. (2) with the colour models
+re-estimated from the batch's labelling (each GMM has a fixed seed, so this is a function of the
+labels alone). A cut minimises each frame's energy for the current models, but the re-estimated
+models maximise a temporally weighted likelihood rather than frame t's own energy, so a cut can
+raise it. Each iteration therefore cuts every frame, re-estimates the models from all the cuts,
+and keeps a frame's cut only where its energy does not rise; the others keep their labelling
+(and the models are re-estimated from the mix). A frame whose every cut was refused is returned
+with its motion-mask labels: it *fell back* to 'M-CNN* hard', which `SoftInference.fell_back`
+records (training logs the share). The search ends after `iterations` iterations or when no
+frame changes.
 """
 
 from __future__ import annotations
@@ -41,10 +45,18 @@ from mcnn.labels.hard import hard_labels
 
 @dataclass(frozen=True)
 class SoftInference:
-    """Labels uint8 (B, H, W) and the batch energy after initialisation and each iteration."""
+    """The labels of a batch and how the search went, frame by frame.
+
+    `labels` uint8 (B, H, W); `energies` (n + 1, B): each frame's energy after initialisation
+    and after each of the n iterations run; `accepted` (B,) int: iterations whose cut the frame
+    kept; `fell_back` (B,) bool: every cut that changed the frame raised its energy, so it kept
+    its initial motion-mask labels.
+    """
 
     labels: np.ndarray
-    energies: list[float]
+    energies: np.ndarray
+    accepted: np.ndarray
+    fell_back: np.ndarray
 
 
 class _ColourHistogram:
@@ -118,7 +130,10 @@ def infer_mcnn(
     masks = (np.asarray(masks) > 0).astype(np.uint8)
     batch, height, width = masks.shape
     if len(label_set) == 1:
-        return SoftInference(np.zeros((batch, height, width), np.uint8), [])
+        empty = np.zeros((batch, height, width), np.uint8)
+        return SoftInference(
+            empty, np.zeros((1, batch)), np.zeros(batch, int), np.zeros(batch, bool)
+        )
     hist = _ColourHistogram(frames, cfg["colour_bits"])
     radius = band_radius((height, width), cfg)
     weights = [
@@ -128,27 +143,27 @@ def infer_mcnn(
     temporal = _temporal_weights(batch, cfg["temporal_power"])
     seeds = rng.integers(0, 2**31, size=(2, batch))
 
-    def fit_models(labels: np.ndarray) -> list[tuple]:
+    def unaries_of(labels: np.ndarray) -> list[np.ndarray]:
+        """Each frame's unary costs under the colour models re-estimated from `labels`."""
         fg_counts = hist.counts(labels > 0)
         bg_counts = hist.all_counts - fg_counts
         bg = _fit_side(hist, bg_counts, temporal, cfg["bg_components"], seeds[0], cfg)
         fg = _fit_side(hist, fg_counts, temporal, cfg["fg_components"], seeds[1], cfg)
-        return list(zip(bg, fg, strict=True))
+        unaries = []
+        for b, models in enumerate(zip(bg, fg, strict=True)):
+            colour_nll = np.stack([hist.frame_nll(b, model) for model in models])
+            unaries.append(unary_costs(colour_nll, probs[b], label_set, alpha, cfg["prob_floor"]))
+        return unaries
 
-    def frame_unary(b: int, models: tuple) -> np.ndarray:
-        colour_nll = np.stack([hist.frame_nll(b, model) for model in models])
-        return unary_costs(colour_nll, probs[b], label_set, alpha, cfg["prob_floor"])
-
-    def batch_unaries(labels: np.ndarray) -> list[np.ndarray]:
-        return [frame_unary(b, models) for b, models in enumerate(fit_models(labels))]
-
-    def batch_energy(labels: np.ndarray, unaries: list[np.ndarray]) -> float:
-        return sum(energy(labels[b], unaries[b], weights[b]) for b in range(batch))
+    def energies_of(labels: np.ndarray, unaries: list[np.ndarray]) -> np.ndarray:
+        return np.array([energy(labels[b], unaries[b], weights[b]) for b in range(batch)])
 
     # Labels are indices into label_set until the end; start from the hard assignment.
     labels = np.searchsorted(label_set, hard_labels(masks, probs, tags)).astype(np.intp)
-    unaries = batch_unaries(labels)
-    energies = [batch_energy(labels, unaries)]
+    unaries = unaries_of(labels)
+    energies = [energies_of(labels, unaries)]
+    accepted = np.zeros(batch, int)
+    refused = np.zeros(batch, bool)
     # One tag: the pairwise terms never change, so each frame keeps its graph between cuts.
     # Several tags: the frames' expansion moves take turns in one graph.
     if len(label_set) == 2:
@@ -163,12 +178,24 @@ def infer_mcnn(
                 proposal[b] = cuts[b].solve(unaries[b][0], unaries[b][1])
             else:
                 proposal[b] = grids[b].expand(unaries[b], labels[b], cfg["expansion_cycles"])
-        if np.array_equal(proposal, labels):
+        changed = (proposal != labels).reshape(batch, -1).any(1)
+        if not changed.any():
             break
-        proposal_unaries = batch_unaries(proposal)
-        proposal_energy = batch_energy(proposal, proposal_unaries)
-        if proposal_energy > energies[-1]:
-            break
-        labels, unaries = proposal, proposal_unaries
-        energies.append(proposal_energy)
-    return SoftInference(label_set[labels].astype(np.uint8), energies)
+        proposal_unaries = unaries_of(proposal)
+        proposal_energies = energies_of(proposal, proposal_unaries)
+        keep = changed & (proposal_energies <= energies[-1])
+        refused |= changed & ~keep
+        if not keep.any():
+            break  # nothing changes, so the next cuts would be the same ones
+        accepted += keep
+        if np.array_equal(keep, changed):  # the proposal is the new labelling
+            labels, unaries = proposal, proposal_unaries
+            energies.append(proposal_energies)
+        else:
+            labels = np.where(keep[:, None, None], proposal, labels)
+            unaries = unaries_of(labels)
+            energies.append(energies_of(labels, unaries))
+    fell_back = refused & (accepted == 0)
+    return SoftInference(
+        label_set[labels].astype(np.uint8), np.stack(energies), accepted, fell_back
+    )

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from mcnn.core.io import DataError
 from mcnn.datasets import read_shots
-from mcnn.datasets.frames import read_frames
+from mcnn.datasets.frames import read_frames, read_mask
 from mcnn.motion.store import read_shot_frame_numbers, read_shot_motion
 from mcnn.shots.prune import read_pruned
 from mcnn.shots.samples import ShotSample, write_samples
@@ -71,7 +71,23 @@ def sample_shot(shot: pd.Series, kept: pd.Series, motion_path: Path, num_frames:
         video_id=shot["video_id"],
         labels=labels.split(";") if labels else [],
         shot_id=shot["shot_id"],
+        truth=_ground_truth(shot, motion.frame_numbers, (width, height)),
     )
+
+
+def _ground_truth(shot: pd.Series, numbers: np.ndarray, size: tuple[int, int]):
+    """0/1 object masks of the sampled frames at the masks' size, or None without ground truth.
+
+    Only a binary mask for every sampled frame counts; they serve to measure the latent labels
+    (labels_quality.csv of a training run), never as training targets.
+    """
+    if not shot["mask_path"] or shot["mask_format"] != "binary":
+        return None
+    if not all(Path(shot["mask_path"].format(frame=int(n))).is_file() for n in numbers):
+        log.info("shot %s: ground truth missing for some sampled frames", shot["shot_id"])
+        return None
+    masks = [read_mask(shot, int(n)) for n in numbers]
+    return np.stack([cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for m in masks])
 
 
 def run(

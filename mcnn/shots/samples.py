@@ -1,7 +1,9 @@
 """Training samples, one HDF5 per dataset (see docs/CONTRACTS.md, "Training samples HDF5").
 
 One group `/shots/<shot_id>` per kept shot with `frames` (N, h, w, 3), `masks` (N, h, w),
-`boundary` (N, h, w) and `frame_numbers` (N,), and attributes `dataset`, `video_id`, `labels`.
+`boundary` (N, h, w) and `frame_numbers` (N,), optionally `truth` (N, h, w) 0/1 ground-truth
+object masks (when the dataset has them for every sampled frame; used only to measure the
+latent labels, never to train), and attributes `dataset`, `video_id`, `labels`.
 Each array is one chunk, so loading a shot's mini-batch is one contiguous read; LZF compression
 because it decodes several times faster than gzip and training reads every shot many times.
 """
@@ -35,6 +37,7 @@ class ShotSample:
     video_id: str
     labels: list[str]
     shot_id: str
+    truth: np.ndarray | None = None  # (N, h, w) 0/1 ground truth, where the dataset has it
 
 
 def write_samples(path: str | os.PathLike, samples: Iterable[ShotSample], params: dict) -> int:
@@ -53,6 +56,9 @@ def write_samples(path: str | os.PathLike, samples: Iterable[ShotSample], params
             for name in ARRAYS:
                 data = np.asarray(getattr(sample, name))
                 g.create_dataset(name, data=data, chunks=data.shape, compression="lzf")
+            if sample.truth is not None:
+                truth = np.asarray(sample.truth, np.uint8)
+                g.create_dataset("truth", data=truth, chunks=truth.shape, compression="lzf")
             count += 1
     return count
 
@@ -60,6 +66,8 @@ def write_samples(path: str | os.PathLike, samples: Iterable[ShotSample], params
 def _check(path: Path, sample: ShotSample) -> None:
     n, h, w = sample.masks.shape
     expected = {"frames": (n, h, w, 3), "boundary": (n, h, w), "frame_numbers": (n,)}
+    if sample.truth is not None:
+        expected["truth"] = (n, h, w)
     for name, shape in expected.items():
         if np.shape(getattr(sample, name)) != shape:
             raise DataError(
@@ -109,6 +117,7 @@ class SampleStore:
             video_id=str(g.attrs["video_id"]),
             labels=labels.split(";") if labels else [],
             shot_id=shot_id,
+            truth=g["truth"][()] if "truth" in g else None,
         )
 
     def shot_table(self) -> pd.DataFrame:

@@ -1,7 +1,9 @@
 """Figure of the latent labels of one sampled batch, one panel per strategy (paper Fig. 3).
 
 Rows are the batch's frames; columns: frame | motion mask | network argmax | inferred labels,
-labels in VOC palette colours. Without --checkpoint the network probabilities are uniform.
+labels in VOC palette colours. Without --checkpoint the network probabilities are uniform. The
+M-CNN panel names the mean number of accepted iterations and the frames that fell back to their
+motion masks (marked "fell back" on their row).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 
 from mcnn.classes import label_palette
 from mcnn.core.io import DataError, atomic_path
-from mcnn.labels import STRATEGIES, infer_labels
+from mcnn.labels import STRATEGIES, SoftInference, infer_batch
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ def run(
     results = {}
     for strategy in STRATEGIES:
         log.info("shot %s: %s labels", shot_id, strategy)
-        results[strategy] = infer_labels(
+        results[strategy] = infer_batch(
             sample.frames, sample.masks, probs, tags, cfg, strategy,
             rng=np.random.default_rng(seed),
         )  # fmt: skip
@@ -88,6 +90,16 @@ def _network_probs(checkpoint: str, frames: np.ndarray) -> np.ndarray:
     return predict_probs(model, frames).numpy()
 
 
+def search_note(search: SoftInference | None) -> str:
+    """What the M-CNN search did, for a panel title ('' for the other strategies)."""
+    if search is None:
+        return ""
+    return (
+        f"{search.accepted.mean():.2f} accepted iterations per frame, "
+        f"{int(search.fell_back.sum())} of {len(search.fell_back)} frames fell back"
+    )
+
+
 def _draw(frames, masks, argmax, results: dict, title: str, palette, output: str) -> None:
     import matplotlib
 
@@ -98,19 +110,23 @@ def _draw(frames, masks, argmax, results: dict, title: str, palette, output: str
     n_rows = len(frames)
     fig = plt.figure(figsize=(4 * 1.6 * len(results), 1.6 * n_rows + 0.8), layout="constrained")
     fig.suptitle(title)
-    for panel, (strategy, labels) in zip(
+    for panel, (strategy, result) in zip(
         fig.subfigures(1, len(results)), results.items(), strict=True
     ):
-        panel.suptitle(strategy)
+        note = search_note(result.search)
+        panel.suptitle(f"{strategy}\n{note}" if note else strategy, fontsize=9)
         axes = panel.subplots(n_rows, len(columns), squeeze=False)
         for row in range(n_rows):
-            images = (frames[row], masks[row] > 0, palette[argmax[row]], palette[labels[row]])
+            labels = result.labels[row]
+            images = (frames[row], masks[row] > 0, palette[argmax[row]], palette[labels])
             for col, image in enumerate(images):
                 ax = axes[row, col]
                 ax.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest")
                 ax.set_axis_off()
                 if row == 0:
                     ax.set_title(columns[col], fontsize=8)
+            if result.search is not None and result.search.fell_back[row]:
+                axes[row, -1].set_title("fell back", fontsize=8, color="red", loc="right")
     with atomic_path(output) as tmp:
         fig.savefig(tmp, dpi=80)
     plt.close(fig)

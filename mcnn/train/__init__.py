@@ -2,12 +2,14 @@
 
 One mini-batch is the 10 sampled frames of one shot (or, in mixed training, a group of tagged
 images). Per batch: random crop + mirror, forward, latent labels from the network's softmax and
-the motion masks (`mcnn.labels.infer_labels`), class-weighted pixel cross-entropy (1), backward.
+the motion masks (`mcnn.labels.infer_batch`), class-weighted pixel cross-entropy (1), backward.
 On CPU with the same seed a resumed run ends with the same weights as an uninterrupted one.
 
 The parts, one file each: `data` (items, crops), `label_pool` (label workers), `schedule` (lr and
 alpha per stage), `distributed` (process group, device), `trainer` (state and step),
-`checkpoints` (run identity, resume), `run` (the `train()` entry point and its outputs).
+`checkpoints` (run identity, resume), `label_quality` (labels_quality.csv/png: the labels' IoU
+with ground truth where the samples have it, and the M-CNN search's fallbacks), `run` (the
+`train()` entry point and its outputs).
 """
 
 from mcnn.train.checkpoints import fingerprint

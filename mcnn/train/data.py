@@ -38,6 +38,8 @@ class Batch:
     small_masks: np.ndarray  # (B, s, s) uint8 motion masks at the label size (0 for images)
     groups: list[tuple[int, int, tuple[int, ...], str]]  # (start, stop, tags, strategy)
     seed: tuple[int, ...]
+    # (B, s, s) uint8 ground-truth masks at the label size, for labels_quality.csv only
+    small_truth: np.ndarray | None = None
 
 
 def tags_to_labels(names: Sequence[str], classes: Sequence[str], where: str) -> tuple[int, ...]:
@@ -156,14 +158,21 @@ class TrainingData:
             groups = [(i, i + 1, tags, "em_adapt") for i, tags in enumerate(item.tags)]
         else:
             sample = self.stores[item.store].read(item.shot_id)
-            frames, masks = self._crop(sample.frames, sample.masks, rng)
+            masks = sample.masks
+            if sample.truth is not None:  # cropped with the masks as a second channel
+                masks = np.stack([masks, sample.truth], axis=-1)
+            frames, masks = self._crop(sample.frames, masks, rng)
             groups = [(0, len(frames), item.tags[0], video_strategy)]
         size = (self.label_side, self.label_side)
         small_frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
         small_masks = np.stack(
             [cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for m in masks]
         )
-        return Batch(item.key, frames, small_frames, small_masks, groups, (seed, 4, global_index))
+        small_truth = None
+        if small_masks.ndim == 4:
+            small_masks, small_truth = small_masks[..., 0], small_masks[..., 1]
+        seed_key = (seed, 4, global_index)
+        return Batch(item.key, frames, small_frames, small_masks, groups, seed_key, small_truth)
 
     def _read_image(self, row: int) -> np.ndarray:
         from mcnn.datasets.frames import read_frames
@@ -173,7 +182,10 @@ class TrainingData:
         return images[0][None]
 
     def _crop(self, frames: np.ndarray, masks: np.ndarray | None, rng: np.random.Generator):
-        """One random square crop (and mirror) shared by all frames; small frames are upscaled."""
+        """One random square crop (and mirror) shared by all frames; small frames are upscaled.
+
+        `masks` (N, H, W) or (N, H, W, C) (several planes cropped alike), None for images.
+        """
         height, width = frames.shape[1:3]
         scale = self.crop / min(height, width)
         if scale > 1:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from mcnn.labels import infer_labels
+from mcnn.labels import infer_batch
 from mcnn.train.data import Batch
 
 
@@ -26,12 +26,17 @@ def batch_labels(
     labels_cfg: dict,
     alpha: float,
     seed: Sequence[int],
-) -> np.ndarray:
-    """Latent labels of one batch; each group (a shot, or one image) is inferred on its own."""
+) -> tuple[np.ndarray, dict]:
+    """Latent labels of one batch; each group (a shot, or one image) is inferred on its own.
+
+    Also returns how the M-CNN search went: `searched` frames, how many of them `fell_back` to
+    their motion-mask labels, and their `accepted` iterations in all (zeros for other strategies).
+    """
     labels = np.empty(probs.shape[:1] + probs.shape[2:], np.uint8)
+    search = {"searched": 0, "fell_back": 0, "accepted": 0}
     for start, stop, tags, strategy in groups:
         window = slice(start, stop)
-        labels[window] = infer_labels(
+        result = infer_batch(
             small_frames[window],
             small_masks[window],
             probs[window],
@@ -41,7 +46,12 @@ def batch_labels(
             alpha=alpha,
             rng=np.random.default_rng([*seed, start]),
         )
-    return labels
+        labels[window] = result.labels
+        if result.search is not None:
+            search["searched"] += stop - start
+            search["fell_back"] += int(result.search.fell_back.sum())
+            search["accepted"] += int(result.search.accepted.sum())
+    return labels, search
 
 
 def _worker_init() -> None:
@@ -52,7 +62,10 @@ def _worker_init() -> None:
 
 
 class LabelPool:
-    """Runs `batch_labels` in worker processes (or inline with 0 workers), timing the waits."""
+    """Runs `batch_labels` in worker processes (or inline with 0 workers), timing the waits.
+
+    `result` returns what `batch_labels` does: the labels and the search record.
+    """
 
     def __init__(self, workers: int, labels_cfg: dict):
         self.labels_cfg = labels_cfg
@@ -75,7 +88,7 @@ class LabelPool:
             return args
         return self.pool.apply_async(batch_labels, args)
 
-    def result(self, job) -> np.ndarray:
+    def result(self, job) -> tuple[np.ndarray, dict]:
         start = time.perf_counter()
         labels = batch_labels(*job) if self.pool is None else job.get()
         self.wait_seconds += time.perf_counter() - start

@@ -24,6 +24,7 @@ from mcnn.train.checkpoints import (
 )
 from mcnn.train.data import TrainingData, read_image_index, read_selection
 from mcnn.train.distributed import init_distributed, pick_device
+from mcnn.train.label_quality import quality_summary, write_label_quality
 from mcnn.train.schedule import stage_schedule
 from mcnn.train.trainer import Trainer
 
@@ -46,7 +47,7 @@ def train(
     device: str = "auto",
     execution: dict | None = None,
 ) -> dict:
-    """Train one stage and write model.pt, loss.csv, loss.png and train.json in `output_dir`.
+    """Train one stage; write model.pt, loss.csv/png, labels_quality.csv/png and train.json.
 
     The stage follows from the inputs: images -> `mixed`, a shot table -> `finetune`, else
     `train`. A `checkpoint.pt` of an unfinished run with the same identity in `output_dir` is
@@ -146,6 +147,7 @@ def train(
             seed=seed,
         )
         write_loss(output_dir, trainer.history)
+        write_label_quality(output_dir, trainer.history)
         write_json(output_dir / "train.json", summary)
         finish_checkpoint(checkpoint_path)
     if ddp.active:
@@ -173,6 +175,7 @@ def _summary(trainer: Trainer, stage, strategy, seed, start_iteration, elapsed, 
         "frames_per_s": frames / elapsed if steps else None,
         "label_wait_share": sum(r["label_wait_s"] for r in rows) / step_time if step_time else None,
         "final_loss": rows[-1]["loss"] if rows else None,
+        **quality_summary(trainer.history),
     }
 
 

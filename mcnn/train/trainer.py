@@ -10,6 +10,7 @@ batches and labels of an uninterrupted one.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -21,7 +22,10 @@ from mcnn.models import unwrap
 from mcnn.train.data import Batch, TrainingData
 from mcnn.train.distributed import Distributed
 from mcnn.train.label_pool import LabelPool
+from mcnn.train.label_quality import batch_quality
 from mcnn.train.schedule import StageSchedule, make_optimizer
+
+log = logging.getLogger(__name__)
 
 VOID = 255
 
@@ -119,12 +123,14 @@ class Trainer:
             self._fill_queue(pending)
             batch, job = pending.pop(self.iteration)
             logits = self._forward(self.model, to_input(batch.frames, self.device))
-            labels = self.labels.result(job)
+            labels, search = self.labels.result(job)
         else:
             batch = self.data.batch(self._global_index(self.iteration), self.seed, self.strategy)
             logits = self._forward(self.model, to_input(batch.frames, self.device))
             alpha = self.schedule.alpha_at(self.iteration)
-            labels = self.labels.result(self.labels.submit(batch, self._probs(logits), alpha))
+            labels, search = self.labels.result(
+                self.labels.submit(batch, self._probs(logits), alpha)
+            )
         loss = training_loss(
             logits,
             torch.from_numpy(labels).to(self.device),
@@ -147,7 +153,17 @@ class Trainer:
             "step_s": time.perf_counter() - start,
             "frames": len(batch.frames),
             "batch": batch.key,
+            **search,
+            **batch_quality(labels, batch),
         }
+        if search["fell_back"]:
+            log.info(
+                "iteration %d, batch %s: %d of %d frames fell back to their motion masks",
+                self.iteration,
+                batch.key,
+                search["fell_back"],
+                search["searched"],
+            )
         self.history.append(row)
         return row
 
