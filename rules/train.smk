@@ -12,6 +12,12 @@ rule train:
             category="Training curves",
             caption="../report/loss.rst",
         ),
+        label_quality=f"{RESULTS}/train/{{strategy}}-{{fov}}-s{{seed}}/labels_quality.csv",
+        label_quality_plot=report(
+            f"{RESULTS}/train/{{strategy}}-{{fov}}-s{{seed}}/labels_quality.png",
+            category="Label quality",
+            caption="../report/label_quality.rst",
+        ),
         summary=f"{RESULTS}/train/{{strategy}}-{{fov}}-s{{seed}}/train.json",
     log:
         f"{LOGS}/train/{{strategy}}-{{fov}}-s{{seed}}.log",
@@ -80,6 +86,12 @@ rule finetune:
             category="Training curves",
             caption="../report/loss.rst",
         ),
+        label_quality=f"{RESULTS}/finetune/{{fov}}-s{{seed}}/labels_quality.csv",
+        label_quality_plot=report(
+            f"{RESULTS}/finetune/{{fov}}-s{{seed}}/labels_quality.png",
+            category="Label quality",
+            caption="../report/label_quality.rst",
+        ),
         summary=f"{RESULTS}/finetune/{{fov}}-s{{seed}}/train.json",
     log:
         f"{LOGS}/finetune/{{fov}}-s{{seed}}.log",
@@ -120,6 +132,12 @@ rule train_mixed:
             f"{RESULTS}/mixed/{{fov}}-s{{seed}}/loss.png",
             category="Training curves",
             caption="../report/loss.rst",
+        ),
+        label_quality=f"{RESULTS}/mixed/{{fov}}-s{{seed}}/labels_quality.csv",
+        label_quality_plot=report(
+            f"{RESULTS}/mixed/{{fov}}-s{{seed}}/labels_quality.png",
+            category="Label quality",
+            caption="../report/label_quality.rst",
         ),
         summary=f"{RESULTS}/mixed/{{fov}}-s{{seed}}/train.json",
     log:
