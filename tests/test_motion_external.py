@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -11,15 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from tiny_workflow import TINY_CONFIG, new_run_folder, snakemake
 
 from mcnn import config
 from mcnn.core.io import DataError
 from mcnn.motion import video as motion_video
 from mcnn.motion.external import check_pattern, external_shot
 from mcnn.motion.store import read_video_motion
-
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
 def _row(video_id="clip", first=3, last=6, width=64, height=48):
@@ -98,77 +94,32 @@ def test_video_step_writes_ok_and_failed_shots(tmp_path):
     assert shots["clip_s001"].frame_numbers.tolist() == [7, 8, 9]
 
 
-TINY_DEMO = {
-    "demo_world": {
-        "root": "results/demo_world",
-        "classes": ["car", "horse"],
-        "videos_per_class": 2,
-        "test_videos_per_class": 1,
-        "shots_per_video_min": 1,
-        "shots_per_video_max": 1,
-        "shot_length_min": 22,
-        "shot_length_max": 22,
-        "voc_train_images": 8,
-        "voc_val_images": 4,
-    },
-    "evaluate": {"qualitative_images": 2},
-    # One variant (M-CNN*: label inference + training) keeps the run short; the others add
-    # only more training jobs of the same kind.
-    "experiments": {"variants": ["mcnn_star"]},
-    "train": {
-        "model": {"backbone": "compact", "dropout": 0.0},
-        "train": {
-            "iterations": 2, "lr_step": 1, "crop": 64, "label_stride": 4, "alpha_warmup": 1,
-            "checkpoint_every": 1, "label_workers": 0, "label_prefetch": 0,
-        },
-        "finetune": {"iterations": 1, "lr_step": 1},
-        # Networks trained for 2 iterations score no shot well: select each video's best anyway.
-        "select": {"min_iou": 0.0},
-        "mixed": {"iterations": 1, "lr_step": 1},
-    },
-}  # fmt: skip
-
-
-def _snakemake(work: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [str(SNAKEMAKE), "-s", str(REPO / "workflow" / "Snakefile"), "--cores", "2", *args]
-    env = {"PATH": f"{SNAKEMAKE.parent}:/usr/bin:/bin", "HOME": str(work)}
-    proc = subprocess.run(
-        cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        timeout=1800,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    return proc
-
-
 def test_demo_dag_runs_end_to_end_on_external_masks(tmp_path):
     """The whole demo DAG (pruning, sampling, labels, training, evaluation) on external masks:
     the demo videos' masks are written from a moving rectangle; one video has no mask folder
     and goes through as a failed shot."""
-    base = yaml.safe_load((REPO / "config.yaml").read_text())
     masks = tmp_path / "masks"
-    cfg = base | TINY_DEMO | {"motion": {"method": "external", "external": {"root": str(masks)}}}
-    cfg["train"] = base["train"] | {
-        key: base["train"].get(key, {}) | value for key, value in TINY_DEMO["train"].items()
-    }
-    work = tmp_path / "run"
-    work.mkdir()
+    work = new_run_folder(tmp_path, "run")
+    cfg = yaml.safe_load(TINY_CONFIG.read_text())
+    cfg["motion"] = {"method": "external", "external": {"root": str(masks)}}
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    _snakemake(work, "results/index/demo_videos.shots.csv")
+    snakemake(work, "--cores", "2", "results/index/demo_videos.shots.csv")
     shots = pd.read_csv(work / "results/index/demo_videos.shots.csv", keep_default_na=False)
     videos = sorted(shots["video_id"].unique())
     skipped = videos[0]
     for row in shots[shots["video_id"] != skipped].to_dict("records"):
         folder = masks / row["video_id"]
         folder.mkdir(parents=True, exist_ok=True)
+        height, width = row["height"], row["width"]
         for n in range(row["first_frame"], row["last_frame"] + 1):
-            mask = np.zeros((row["height"], row["width"]), np.uint8)
-            x = 10 + 2 * (n - row["first_frame"])
-            mask[30:80, x : x + 50] = 255
+            mask = np.zeros((height, width), np.uint8)
+            x = width // 8 + (n - row["first_frame"])
+            mask[height // 4 : 3 * height // 4, x : x + width // 2] = 255
             cv2.imwrite(str(folder / f"{n:05d}.png"), mask)
-    _snakemake(work)
+    snakemake(work, "--cores", "2")
     failed = read_video_motion(work / f"results/motion/demo_videos/{skipped}.h5")
-    assert [s.status for s in failed.values()] == ["failed"]
-    assert "no external mask folder" in next(iter(failed.values())).reason
+    assert {s.status for s in failed.values()} == {"failed"}
+    assert all("no external mask folder" in s.reason for s in failed.values())
     pruned = pd.read_csv(work / "results/shots/demo_videos.pruned.csv", keep_default_na=False)
     assert (pruned["video_id"] == skipped).any()
     assert (work / "results/tables").is_dir() and any((work / "results/tables").iterdir())
