@@ -15,7 +15,7 @@ from tiny_workflow import REPO, finished_run, ran_jobs, snakemake
 #: Every rule of rules/*.smk that the tiny config's DAG uses (all but `predict`, which needs
 #: evaluate.predict_input, and the aggregate `all`).
 ALL_RULES = {
-    "demo_world", "ingest", "motion_segment", "prune_shots", "sample_frames",
+    "demo_world", "ingest", "motion_segment", "motion_figures", "prune_shots", "sample_frames",
     "evaluate_motion", "train", "select_shots", "finetune", "train_mixed", "label_figures",
     "evaluate_voc", "results_table", "colocalize", "qualitative", "stage_timings",
 }  # fmt: skip
