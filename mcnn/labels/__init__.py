@@ -38,18 +38,9 @@ class BatchLabels:
     search: SoftInference | None
 
 
-def infer_labels(
-    frames: np.ndarray,
-    masks: np.ndarray,
-    probs: np.ndarray,
-    tags,
-    cfg: dict,
-    strategy: str,
-    alpha: float | None = None,
-    rng: np.random.Generator | None = None,
-) -> np.ndarray:
-    """Latent labels uint8 (B, H, W) in 0..K-1 for one batch; see `infer_batch`."""
-    return infer_batch(frames, masks, probs, tags, cfg, strategy, alpha, rng).labels
+def infer_labels(*args, **kwargs) -> np.ndarray:
+    """Latent labels uint8 (B, H, W) in 0..K-1 for one batch; arguments as `infer_batch`."""
+    return infer_batch(*args, **kwargs).labels
 
 
 def infer_batch(
