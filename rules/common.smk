@@ -161,13 +161,30 @@ TRAIN_EXECUTION_KEYS = ("label_workers", "checkpoint_every")
 FIRST_STAGE_KEYS = ("iterations", "lr_step", "alpha_warmup")
 
 
+#: The `train.model` settings each backbone reads (any other name is a timm model).
+MODEL_KEYS = {
+    "compact": ("compact_widths", "compact_batch_norm", "compact_fc_channels"),
+    "vgg16": ("pretrained",),
+    "timm": ("pretrained", "head_channels", "freeze_batch_norm"),
+}
+
+
+def model_view(fov):
+    """The model settings this job's backbone reads, with its field of view: a timm-only
+    setting does not retrain a compact network, nor a compact one a timm network."""
+    model = config["train"]["model"]
+    backbone = model["backbone"]
+    keys = ("output_stride", "dropout", *MODEL_KEYS.get(backbone, MODEL_KEYS["timm"]))
+    return {"backbone": backbone, "arch": fov, **{key: model[key] for key in keys}}
+
+
 def train_view(stage, fov):
-    """The `train` settings a training stage reads: the whole model (any model setting changes
-    the model) with this job's field of view, SGD, the shared `train` settings, the stage's own.
+    """The `train` settings a training stage reads: its backbone's model settings with this
+    job's field of view, SGD, the shared `train` settings, the stage's own.
     """
     section = config["train"]
     shared = without(section["train"], TRAIN_EXECUTION_KEYS)
-    view = {"model": {**section["model"], "arch": fov}, "sgd": section["sgd"]}
+    view = {"model": model_view(fov), "sgd": section["sgd"]}
     if stage == "train":
         return {**view, "train": shared}
     return {**view, "train": without(shared, FIRST_STAGE_KEYS), stage: section[stage]}

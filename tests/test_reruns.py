@@ -25,6 +25,8 @@ CASES = {
     # Execution-only settings: nothing reruns.
     "train.train.label_workers": (2, {}),
     "train.train.checkpoint_every": (3, {}),
+    # A timm backbone's setting: the tiny config trains a compact network, which reads none.
+    "train.model.head_channels": (64, {}),
     # Read by fine-tuning only (and what follows it).
     "train.finetune.iterations": (3, {"finetune": 1, **AFTER_FINETUNE, **REPORT}),
     "labels.alpha_finetune": (1.5, {"finetune": 1, **AFTER_FINETUNE, **REPORT}),
