@@ -40,7 +40,11 @@ def pick_device(requested: str | None) -> torch.device:
     if requested is None:
         requested = "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise DataError(requested, "CUDA was asked for but no GPU is visible")
+        raise DataError(
+            requested,
+            "CUDA was asked for but no CUDA GPU is visible to this process "
+            "(CUDA_VISIBLE_DEVICES, driver); use cpu to run on the CPU",
+        )
     return torch.device(requested)
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from mcnn import predict
+
 
 @dataclass
 class Distributed:
@@ -35,15 +37,10 @@ def init_distributed(device: str) -> Distributed:
 
 
 def pick_device(requested: str, ddp: Distributed) -> torch.device:
-    """The training device: "auto" = CUDA when a GPU is visible; "cuda" without one stops."""
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"device {requested!r} asked for, but no CUDA GPU is visible to this process "
-            "(CUDA_VISIBLE_DEVICES, driver); use device cpu or auto to train on the CPU"
-        )
-    if requested == "cuda":
+    """The training device: "auto" = CUDA when a GPU is visible; "cuda" without one stops
+    (`mcnn.predict.pick_device`); plain "cuda" is this process's GPU under torchrun."""
+    device = predict.pick_device(None if requested == "auto" else requested)
+    if device.type == "cuda" and device.index is None:
         torch.cuda.set_device(ddp.local_rank)
         return torch.device("cuda", ddp.local_rank)
-    return torch.device(requested)
+    return device
