@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import torch
@@ -11,8 +10,6 @@ from torch import nn
 from mcnn.core.io import DataError
 from mcnn.models.deeplab import HEADS, DeepLab
 from mcnn.models.weights import Weights, find_timm_weights, weights_from_file
-
-log = logging.getLogger(__name__)
 
 
 class TimmFeatures(nn.Module):
