@@ -62,3 +62,21 @@ def test_same_seed_same_model_and_degenerate_inputs():
     assert few.n_components == 2 and np.all(np.isfinite(few.nll(np.zeros((1, 2)))))
     with pytest.raises(ValueError, match="sum to zero"):
         gmm.fit(X, np.zeros(len(X)), 2, covariance="diag", iterations=1, seed=0)
+
+
+@pytest.mark.parametrize("covariance", ["full", "diag"])
+def test_a_batch_of_fits_is_each_row_fitted_alone(covariance):
+    """fit_batch (label inference: one GMM per frame of the same colour bins) = B single fits."""
+    X, is_b = _two_clusters(seed=5)
+    rng = np.random.default_rng(2)
+    weights = rng.random((4, len(X))) * np.where(is_b, 3.0, 1.0)
+    weights[1, is_b] = 0  # one row sees a single cluster
+    batch = gmm.fit_batch(X, weights, 3, covariance=covariance, iterations=3, seeds=[1, 2, 3, 4])
+    for b in range(4):
+        alone = gmm.fit(X, weights[b], 3, covariance=covariance, iterations=3, seed=b + 1)
+        together = batch.mixture(b)
+        np.testing.assert_allclose(together.means, alone.means, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(together.covariances, alone.covariances, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(batch.nll(X)[b], alone.nll(X), rtol=1e-9)
+    # The row without cluster b's samples models them as outliers.
+    assert batch.nll(X)[1][is_b].min() > batch.nll(X)[1][~is_b].max()

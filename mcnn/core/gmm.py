@@ -1,11 +1,16 @@
-"""Weighted Gaussian mixture model: k-means++ initialisation followed by a few EM iterations.
+"""Weighted Gaussian mixture models: k-means++ initialisation followed by a few EM iterations.
 
-Used for the colour models of FST (mcnn.motion.fst) and of label inference (mcnn.labels). Every
-sample carries a non-negative weight (FST down-weights samples from distant frames), and the fit
-is deterministic given the seed.
+Used for the colour models of FST (mcnn.motion.fst), of label inference (mcnn.labels) and of
+co-localization. Every sample carries a non-negative weight (FST down-weights samples from
+distant frames), and a fit is deterministic given its seed.
 
     model = fit(X, weights, n_components, covariance="full", iterations=3, seed=0)
     cost = model.nll(Y)          # (M,) negative log-likelihood per sample
+
+Label inference fits one mixture per frame of a batch to the same samples (colour-histogram
+bins) with a different weighting per frame; `fit_batch` runs those B fits as one set of array
+operations (B x N x K) instead of B Python-level fits, which is where label inference spent
+most of its time. `fit` is the batch of one.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ COVARIANCE_TYPES = ("full", "diag")
 # component fitted to identical samples (a flat colour region) stays invertible.
 _RELATIVE_REGULARISATION = 1e-4
 _ABSOLUTE_REGULARISATION = 1e-8
+_DEAD_MASS = 1e-12
 
 
 @dataclass(frozen=True)
@@ -34,14 +40,44 @@ class GaussianMixture:
     def n_components(self) -> int:
         return len(self.weights)
 
+    def nll(self, X: np.ndarray) -> np.ndarray:
+        """Per-sample negative log-likelihood -log p(x), shape (N,)."""
+        batch = GaussianMixtures(
+            self.weights[None], self.means[None], self.covariances[None], self.covariance
+        )
+        return batch.nll(X)[0]
+
+
+@dataclass(frozen=True)
+class GaussianMixtures:
+    """B mixtures of up to K components: weights (B, K), means (B, K, D), covariances
+    (B, K, D, D) for "full" or (B, K, D) for "diag". A component of weight 0 is absent (its
+    fit had fewer distinct samples than components, or it lost all its samples)."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    covariance: str
+
+    def __len__(self) -> int:
+        return len(self.weights)
+
+    def mixture(self, b: int) -> GaussianMixture:
+        """The b-th mixture, without its absent components."""
+        alive = self.weights[b] > 0
+        return GaussianMixture(
+            self.weights[b][alive], self.means[b][alive], self.covariances[b][alive],
+            self.covariance,
+        )  # fmt: skip
+
     def component_log_density(self, X: np.ndarray) -> np.ndarray:
-        """(N, K) log(pi_k * N(x | mu_k, Sigma_k))."""
+        """(B, K, N) log(pi_bk * N(x | mu_bk, Sigma_bk)); -inf for absent components."""
         return _weighted_log_densities(
             np.asarray(X, np.float64), self.weights, self.means, self.covariances, self.covariance
         )
 
     def nll(self, X: np.ndarray) -> np.ndarray:
-        """Per-sample negative log-likelihood -log p(x), shape (N,)."""
+        """-log p_b(x) of every sample under every mixture, (B, N)."""
         return -_logsumexp(self.component_log_density(X))
 
 
@@ -61,93 +97,154 @@ def fit(
     one weighted parameter update). Fewer distinct samples than `n_components` gives fewer
     components. Raises ValueError on empty input or zero total weight.
     """
+    w = np.ones(len(np.asarray(X))) if weights is None else np.asarray(weights, np.float64)
+    models = fit_batch(
+        X, w.reshape(1, -1), n_components, covariance=covariance, iterations=iterations,
+        seeds=[seed],
+    )  # fmt: skip
+    return models.mixture(0)
+
+
+def fit_batch(
+    X: np.ndarray,
+    weights: np.ndarray,
+    n_components: int,
+    *,
+    covariance: str,
+    iterations: int,
+    seeds,
+) -> GaussianMixtures:
+    """B weighted GMMs of the same samples X (N, D), one per row of `weights` (B, N).
+
+    Each row is fitted as `fit` would fit it alone with its seed (`seeds`, B integers).
+    """
     if covariance not in COVARIANCE_TYPES:
         raise ValueError(f"covariance must be one of {COVARIANCE_TYPES}, not {covariance!r}")
     X = np.asarray(X, np.float64)
     if X.ndim != 2 or len(X) == 0:
         raise ValueError(f"GMM samples must be a non-empty (N, D) array, got shape {X.shape}")
-    w = np.ones(len(X)) if weights is None else np.asarray(weights, np.float64).ravel()
-    if w.shape != (len(X),) or np.any(w < 0) or not np.all(np.isfinite(w)):
-        raise ValueError("GMM weights must be N finite non-negative numbers")
-    keep = w > 0
-    if not keep.any():
+    w = np.asarray(weights, np.float64)
+    if w.ndim != 2 or w.shape[1] != len(X) or np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise ValueError("GMM weights must be (B, N) finite non-negative numbers")
+    totals = w.sum(1, keepdims=True)
+    if np.any(totals <= 0):
         raise ValueError("GMM weights sum to zero")
-    X, w = X[keep], w[keep] / w[keep].sum()
+    w = w / totals
+    if len(seeds) != len(w):
+        raise ValueError(f"{len(w)} weightings need {len(w)} seeds, got {len(seeds)}")
 
-    rng = np.random.default_rng(seed)
-    centres = _kmeans_plus_plus(X, w, n_components, rng)
-    resp = np.zeros((len(X), len(centres)))
-    resp[np.arange(len(X)), _sq_distances(X, centres).argmin(1)] = 1.0
-    reg = _RELATIVE_REGULARISATION * float(np.average(X.var(0))) + _ABSOLUTE_REGULARISATION
-    params = _m_step(X, w, resp, covariance, reg)
+    # The regularisation of each fit follows the (unweighted) spread of its own samples.
+    present = (w > 0).astype(np.float64)
+    count = present.sum(1)[:, None]
+    spread = (present @ (X * X)) / count - ((present @ X) / count) ** 2
+    reg = _RELATIVE_REGULARISATION * np.maximum(spread, 0).mean(1) + _ABSOLUTE_REGULARISATION
+
+    rngs = [np.random.default_rng(int(seed)) for seed in seeds]
+    centres, alive = _kmeans_plus_plus(X, w, n_components, rngs)
+    distances = np.where(alive[..., None], _sq_distances(X, centres), np.inf)
+    nearest = distances.argmin(1)  # (B, N)
+    resp = (nearest[:, None] == np.arange(n_components)[:, None]).astype(np.float64)
+    models = _m_step(X, w, resp, covariance, reg)
     for _ in range(iterations):
-        log_dens = _weighted_log_densities(X, *params, covariance)
+        log_dens = models.component_log_density(X)
         resp = np.exp(log_dens - _logsumexp(log_dens)[:, None])
-        params = _m_step(X, w, resp, covariance, reg)
-    return GaussianMixture(*params, covariance=covariance)
+        models = _m_step(X, w, resp, covariance, reg)
+    return models
 
 
-def _kmeans_plus_plus(X: np.ndarray, w: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Weighted k-means++ seeding: each new centre drawn with probability ~ w * D^2."""
-    centres = [X[rng.choice(len(X), p=w)]]
-    d2 = _sq_distances(X, centres[0][None])[:, 0]
-    for _ in range(k - 1):
+def _kmeans_plus_plus(X, w, k, rngs) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted k-means++ seeding of every row: each new centre drawn with probability
+    ~ w * D^2. Returns centres (B, k, D) and which exist (B, k): a row runs out of centres
+    when every remaining sample coincides with one."""
+    batch = len(w)
+    rows = np.arange(batch)
+    draws = np.array([rng.random(k) for rng in rngs])  # (B, k) uniform numbers
+    centres = np.zeros((batch, k, X.shape[1]))
+    alive = np.zeros((batch, k), bool)
+    p = w
+    d2 = np.full(w.shape, np.inf)
+    for c in range(k):
+        cumulative = np.cumsum(p, 1)
+        total = cumulative[:, -1]
+        alive[:, c] = total > 0
+        target = draws[:, c] * total
+        index = np.minimum((cumulative <= target[:, None]).sum(1), len(X) - 1)
+        centres[:, c] = X[index]
+        new = _sq_distances(X, centres[:, c : c + 1])[:, 0]
+        d2 = np.where(alive[:, c, None], np.minimum(d2, new), d2)
         p = w * d2
-        if p.sum() <= 0:  # every remaining sample coincides with a centre
-            break
-        centres.append(X[rng.choice(len(X), p=p / p.sum())])
-        d2 = np.minimum(d2, _sq_distances(X, centres[-1][None])[:, 0])
-    return np.stack(centres)
+        centres[~alive[:, c], c] = centres[rows[~alive[:, c]], 0]
+    return centres, alive
 
 
-def _m_step(X, w, resp, covariance, reg):
-    r = resp * w[:, None]
-    mass = r.sum(0)
-    alive = mass > 1e-12  # a component that lost all its samples is dropped
-    r, mass = r[:, alive], mass[alive]
-    means = (r.T @ X) / mass[:, None]
+def _m_step(X, w, resp, covariance, reg) -> GaussianMixtures:
+    r = resp * w[:, None]  # (B, K, N)
+    mass = r.sum(2)  # (B, K)
+    alive = mass > _DEAD_MASS  # a component that lost all its samples is dropped
+    safe = np.where(alive, mass, 1.0)
+    means = (r @ X) / safe[..., None]
+    d = X.shape[1]
     if covariance == "diag":
-        covs = (r.T @ (X * X)) / mass[:, None] - means**2
-        covs = np.maximum(covs, 0) + reg
+        covs = (r @ (X * X)) / safe[..., None] - means**2
+        covs = np.where(alive[..., None], np.maximum(covs, 0), 1.0) + reg[:, None, None]
     else:
-        # E[x x^T] - mu mu^T from one (N, D*D) product: a (K, N, D) temporary would be too big
-        # for a million pixels, and a loop over components costs more in overhead
-        d = X.shape[1]
+        # E[x x^T] - mu mu^T from one product with the (N, D*D) outer products: a (B, K, N, D)
+        # temporary would be too big for a million pixels
         outer = (X[:, :, None] * X[:, None, :]).reshape(len(X), d * d)
-        second = (r.T @ outer).reshape(-1, d, d) / mass[:, None, None]
-        covs = second - means[:, :, None] * means[:, None, :]
-        covs = 0.5 * (covs + covs.transpose(0, 2, 1)) + reg * np.eye(d)
-    return mass / mass.sum(), means, covs
+        second = (r @ outer).reshape(*mass.shape, d, d)
+        covs = second / safe[..., None, None] - means[..., :, None] * means[..., None, :]
+        covs = 0.5 * (covs + np.swapaxes(covs, -1, -2))
+        covs = np.where(alive[..., None, None], covs, np.eye(d))
+        covs = covs + reg[:, None, None, None] * np.eye(d)
+    weights = np.where(alive, mass, 0.0)
+    return GaussianMixtures(weights / weights.sum(1, keepdims=True), means, covs, covariance)
 
 
 def _weighted_log_densities(X, weights, means, covs, covariance):
+    """(B, K, N) log(pi_bk N(x_n | mu_bk, Sigma_bk)).
+
+    The Mahalanobis distance (x - mu)^T P (x - mu), P = Sigma^-1, is a linear function of the
+    sample's quadratic features (x_i x_j, x_i, 1): one (B*K, F) x (F, N) matrix product for
+    every component of every mixture, instead of a small matrix product per component.
+    """
     d = X.shape[1]
-    out = np.empty((len(X), len(weights)))
     if covariance == "diag":
-        log_dets = np.log(covs).sum(1)
+        precision = np.eye(d) / covs[..., None, :]
+        log_dets = np.log(covs).sum(-1)
     else:
-        # One batched factorisation; the per-sample work is then a small matrix product (a
-        # triangular solve per component costs more in call overhead than in arithmetic).
         chols = np.linalg.cholesky(covs)
-        whiten = np.linalg.inv(chols).transpose(0, 2, 1)  # y = (x - mu) L^-T, |y|^2 = maha
-        log_dets = 2 * np.log(np.diagonal(chols, axis1=1, axis2=2)).sum(1)
-    for k in range(len(weights)):  # K is small; each step is vectorised over all samples
-        diff = X - means[k]
-        if covariance == "diag":
-            maha = (diff * diff / covs[k]).sum(1)
-        else:
-            y = diff @ whiten[k]
-            maha = np.einsum("ij,ij->i", y, y)
-        out[:, k] = np.log(weights[k]) - 0.5 * (d * np.log(2 * np.pi) + log_dets[k] + maha)
-    return out
+        inv_chols = np.linalg.inv(chols)
+        precision = np.swapaxes(inv_chols, -1, -2) @ inv_chols
+        log_dets = 2 * np.log(np.diagonal(chols, axis1=-2, axis2=-1)).sum(-1)
+    upper = np.triu_indices(d)
+    # x^T P x = sum_i P_ii x_i^2 + sum_{i<j} 2 P_ij x_i x_j; -2 (P mu)^T x; mu^T P mu
+    scale = np.where(upper[0] == upper[1], 1.0, 2.0)
+    precision_mean = (precision @ means[..., None])[..., 0]
+    coefficients = np.concatenate(
+        [
+            precision[..., upper[0], upper[1]] * scale,
+            -2 * precision_mean,
+            (precision_mean * means).sum(-1, keepdims=True),
+        ],
+        -1,
+    )  # (B, K, F)
+    features = np.concatenate([X[:, upper[0]] * X[:, upper[1]], X, np.ones((len(X), 1))], 1)
+    maha = np.maximum(coefficients @ features.T, 0)  # rounding can dip just below 0
+    with np.errstate(divide="ignore"):  # absent components: log 0 = -inf
+        log_weights = np.log(weights)
+    norm = d * np.log(2 * np.pi) + log_dets
+    return (log_weights - 0.5 * norm)[..., None] - 0.5 * maha
 
 
 def _sq_distances(X, centres):
+    """Squared distances (B, C, N) of the samples X (N, D) to each row's centres (B, C, D)."""
+    cross = centres @ X.T
     return np.maximum(
-        (X * X).sum(1)[:, None] - 2 * X @ centres.T + (centres * centres).sum(1)[None], 0
+        (X * X).sum(1)[None, None, :] - 2 * cross + (centres * centres).sum(-1)[..., None], 0
     )
 
 
 def _logsumexp(a):
+    """log sum_k exp over axis 1 of (B, K, N)."""
     top = a.max(1)
     return top + np.log(np.exp(a - top[:, None]).sum(1))

@@ -27,7 +27,7 @@ frame changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,30 +64,28 @@ class _ColourHistogram:
 
     def __init__(self, frames: np.ndarray, bits: int):
         quantised = (np.asarray(frames) >> (8 - bits)).astype(np.int64)
-        self.n_bins = 1 << (3 * bits)
-        self.bins = (quantised[..., 0] << (2 * bits)) | (quantised[..., 1] << bits)
-        self.bins |= quantised[..., 2]
+        bins = (quantised[..., 0] << (2 * bits)) | (quantised[..., 1] << bits) | quantised[..., 2]
         levels = (np.arange(1 << bits) + 0.5) * (1 << (8 - bits)) / 255.0
-        self.centres = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(
-            -1, 3
-        )
+        centres = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 3)
         self.bin_variance = ((1 << (8 - bits)) / 255.0) ** 2 / 12.0
-        self._flat = (np.arange(len(frames))[:, None, None] * self.n_bins + self.bins).ravel()
+        # Only the bins some pixel of the batch falls in matter: renumber them 0..n-1.
+        present, self.bins = np.unique(bins, return_inverse=True)
+        self.bins = self.bins.reshape(bins.shape)
+        self.centres = centres[present]
+        self._flat = (np.arange(len(frames))[:, None, None] * len(present) + self.bins).ravel()
         self.all_counts = self.counts(np.ones(self.bins.shape, bool))
 
     def counts(self, select: np.ndarray) -> np.ndarray:
         """Pixel counts (B, n_bins) of the selected pixels of each frame."""
-        size = self.bins.shape[0] * self.n_bins
-        return np.bincount(self._flat[select.ravel()], minlength=size).reshape(-1, self.n_bins)
+        n_bins = len(self.centres)
+        size = self.bins.shape[0] * n_bins
+        return np.bincount(self._flat[select.ravel()], minlength=size).reshape(-1, n_bins)
 
-    def frame_nll(self, frame: int, model: gmm.GaussianMixture | None) -> np.ndarray:
-        """Per-pixel -log p of frame `frame` under `model` (None = uniform: zeros), (H, W)."""
-        if model is None:
-            return np.zeros(self.bins.shape[1:])
-        occupied = np.flatnonzero(self.all_counts[frame])
-        table = np.zeros(self.n_bins)
-        table[occupied] = model.nll(self.centres[occupied])
-        return table[self.bins[frame]]
+    def pixel_nll(self, models: gmm.GaussianMixtures) -> np.ndarray:
+        """Per-pixel -log p of every frame b under `models`' b-th mixture, (B, H, W)."""
+        table = models.nll(self.centres)  # (B, n_bins)
+        flat = self.bins.reshape(len(table), -1)
+        return np.take_along_axis(table, flat, 1).reshape(self.bins.shape)
 
 
 def _temporal_weights(batch: int, power: float) -> np.ndarray:
@@ -95,25 +93,23 @@ def _temporal_weights(batch: int, power: float) -> np.ndarray:
     return (1.0 + np.abs(position[:, None] - position[None])) ** -power
 
 
-def _fit_side(hist, counts, temporal, n_components, seeds, cfg) -> list:
-    """One GMM per frame from per-frame bin `counts` (None when there are too few pixels)."""
+def _side_nll(hist, counts, temporal, n_components, seeds, cfg) -> np.ndarray:
+    """-log p (B, H, W) of every pixel under its frame's GMM of one side, fitted to the
+    per-frame bin `counts` of that side; zeros (a uniform density) when too few pixels."""
     if counts.sum() < cfg["gmm_min_pixels"]:
-        return [None] * len(temporal)
+        return np.zeros(hist.bins.shape)
     occupied = np.flatnonzero(counts.sum(0))
     mass = temporal @ counts[:, occupied]  # (B, n_occupied): weight of each bin for frame t
-    models = []
-    for t, seed in enumerate(seeds):
-        fitted = gmm.fit(
-            hist.centres[occupied],
-            mass[t],
-            n_components,
-            covariance="full",
-            iterations=cfg["gmm_em_iterations"],
-            seed=int(seed),
-        )
-        covariances = fitted.covariances + hist.bin_variance * np.eye(3)
-        models.append(gmm.GaussianMixture(fitted.weights, fitted.means, covariances, "full"))
-    return models
+    fitted = gmm.fit_batch(
+        hist.centres[occupied],
+        mass,
+        n_components,
+        covariance="full",
+        iterations=cfg["gmm_em_iterations"],
+        seeds=seeds,
+    )
+    models = replace(fitted, covariances=fitted.covariances + hist.bin_variance * np.eye(3))
+    return hist.pixel_nll(models)
 
 
 def infer_mcnn(
@@ -147,13 +143,12 @@ def infer_mcnn(
         """Each frame's unary costs under the colour models re-estimated from `labels`."""
         fg_counts = hist.counts(labels > 0)
         bg_counts = hist.all_counts - fg_counts
-        bg = _fit_side(hist, bg_counts, temporal, cfg["bg_components"], seeds[0], cfg)
-        fg = _fit_side(hist, fg_counts, temporal, cfg["fg_components"], seeds[1], cfg)
-        unaries = []
-        for b, models in enumerate(zip(bg, fg, strict=True)):
-            colour_nll = np.stack([hist.frame_nll(b, model) for model in models])
-            unaries.append(unary_costs(colour_nll, probs[b], label_set, alpha, cfg["prob_floor"]))
-        return unaries
+        bg = _side_nll(hist, bg_counts, temporal, cfg["bg_components"], seeds[0], cfg)
+        fg = _side_nll(hist, fg_counts, temporal, cfg["fg_components"], seeds[1], cfg)
+        return [
+            unary_costs(np.stack([bg[b], fg[b]]), probs[b], label_set, alpha, cfg["prob_floor"])
+            for b in range(batch)
+        ]
 
     def energies_of(labels: np.ndarray, unaries: list[np.ndarray]) -> np.ndarray:
         return np.array([energy(labels[b], unaries[b], weights[b]) for b in range(batch)])
