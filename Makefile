@@ -11,7 +11,9 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev,slurm]'
+	# --no-compile: byte-compiling all of torch's CUDA build costs ~50 s of the install; Python
+	# compiles the modules a run imports on first use instead
+	$(VENV)/bin/python -m pip install --quiet --no-compile -e '.[dev,slurm]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -12,7 +12,8 @@ frames
 
 with one tag (the video's) and two tags (the video's and a second class on the same video),
 beside cv2.grabCut (4 iterations, mask initialisation, 321 x 321) in the same run. Printed per
-method: ms/frame, ratio to grabCut, mean IoU with the ground truth, mean accepted iterations per
+method: ms/frame, ratio to grabCut, mean IoU with the ground truth (at 321 px, and on the loss's
+41-px grid), mean accepted iterations per
 frame, share of frames that fell back to the motion mask, and whether a second run gives the
 same labels.
 
@@ -117,11 +118,18 @@ def grabcut(frames: np.ndarray, motion: np.ndarray, iterations: int) -> np.ndarr
 
 
 class Method:
-    """Accumulated time, IoU and iteration statistics of one method over all batches."""
+    """Accumulated time, IoU and iteration statistics of one method over all batches.
 
-    def __init__(self, name: str):
+    IoU with the ground truth is taken twice: at SIZE (labels upsampled) and on the grid the
+    loss uses (`loss_side`; labels and ground truth sampled down to it), which is what
+    training sees of the labels whatever resolution they were inferred at.
+    """
+
+    def __init__(self, name: str, loss_side: int):
         self.name, self.seconds, self.frames = name, 0.0, 0
+        self.loss_side = loss_side
         self.ious: list[float] = []
+        self.loss_ious: list[float] = []
         self.accepted: list[int] = []
         self.fell_back: list[bool] = []
         self.identical = True
@@ -132,6 +140,10 @@ class Method:
         up = [cv2.resize(m.astype(np.uint8), (SIZE, SIZE), interpolation=cv2.INTER_NEAREST) > 0
               for m in masks]  # fmt: skip
         self.ious += [iou(m, t) for m, t in zip(up, truth, strict=True)]
+        side = self.loss_side
+        down = small(np.asarray(masks, np.uint8), side, cv2.INTER_NEAREST) > 0
+        coarse_truth = small(truth.astype(np.uint8), side, cv2.INTER_NEAREST) > 0
+        self.loss_ious += [iou(m, t) for m, t in zip(down, coarse_truth, strict=True)]
 
     @property
     def ms(self) -> float:
@@ -175,10 +187,13 @@ def main() -> None:
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     sizes = [side, SIZE] if args.full else [side]
-    methods = {"motion": Method("FST motion mask"), "grabcut": Method("cv2.grabCut 321 px")}
+    methods = {
+        "motion": Method("FST motion mask", side),
+        "grabcut": Method("cv2.grabCut 321 px", side),
+    }
     for s in sizes:
         for n in (1, 2):
-            methods[(s, n)] = Method(f"M-CNN {n} tag{'s' * (n > 1)} {s} px")
+            methods[(s, n)] = Method(f"M-CNN {n} tag{'s' * (n > 1)} {s} px", side)
     labels_of = {row.split(",")[0]: row.split(",")[1] for row in
                  (args.data / "video_labels.csv").read_text().split()[1:]}  # fmt: skip
     for sequence in args.sequences:
@@ -209,7 +224,9 @@ def main() -> None:
         f" scores of {network}, alpha {cfg['alpha']}"
     )
     reference = methods["grabcut"].ms
-    header = f"{'method':<26}{'ms/frame':>10}{'/ grabCut':>11}{'IoU':>7}{'accepted':>10}"
+    loss_iou = f"IoU@{side}"
+    header = f"{'method':<26}{'ms/frame':>10}{'/ grabCut':>11}{'IoU':>7}{loss_iou:>9}"
+    header += f"{'accepted':>10}"
     print(header + f"{'fallback':>10}{'repeatable':>12}")
     for method in methods.values():
         line = f"{method.name:<26}"
@@ -217,7 +234,7 @@ def main() -> None:
             line += f"{'-':>10}{'-':>11}"
         else:
             line += f"{method.ms:>10.1f}{method.ms / reference:>11.2f}"
-        line += f"{np.mean(method.ious):>7.3f}"
+        line += f"{np.mean(method.ious):>7.3f}{np.mean(method.loss_ious):>9.3f}"
         if method.accepted:
             line += f"{np.mean(method.accepted):>10.2f}{np.mean(method.fell_back):>10.2f}"
             line += f"{str(method.identical):>12}"

@@ -134,6 +134,12 @@ def video_samples(wildcards):
     return [f"{RESULTS}/samples/{dataset}.h5" for dataset in config["video_datasets"]]
 
 
+def training_priority(wildcards):
+    """M-CNN's first training is the longest one and heads the longest chain (shot selection,
+    fine-tuning, mixed training): start it before the EM-Adapt and hard trainings."""
+    return 1 if wildcards.strategy == "mcnn" else 0
+
+
 def image_index(wildcards):
     """The index of the tagged images for mixed training: the first image dataset."""
     return f"{RESULTS}/index/{config['image_datasets'][0]}.shots.csv"

@@ -23,6 +23,7 @@ rule train:
         f"{LOGS}/train/{{strategy}}-{{fov}}-s{{seed}}.log",
     benchmark:
         f"{BENCHMARKS}/train/{{strategy}}-{{fov}}-s{{seed}}.tsv"
+    priority: training_priority
     conda:
         ENV
     threads: config["resources"]["threads"]
