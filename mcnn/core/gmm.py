@@ -72,9 +72,7 @@ class GaussianMixtures:
 
     def component_log_density(self, X: np.ndarray) -> np.ndarray:
         """(B, K, N) log(pi_bk * N(x | mu_bk, Sigma_bk)); -inf for absent components."""
-        return _weighted_log_densities(
-            np.asarray(X, np.float64), self.weights, self.means, self.covariances, self.covariance
-        )
+        return _weighted_log_densities(_Samples(np.asarray(X, np.float64)), self)
 
     def nll(self, X: np.ndarray) -> np.ndarray:
         """-log p_b(x) of every sample under every mixture, (B, N)."""
@@ -140,22 +138,41 @@ def fit_batch(
     reg = _RELATIVE_REGULARISATION * np.maximum(spread, 0).mean(1) + _ABSOLUTE_REGULARISATION
 
     rngs = [np.random.default_rng(int(seed)) for seed in seeds]
-    centres, alive = _kmeans_plus_plus(X, w, n_components, rngs)
-    distances = np.where(alive[..., None], _sq_distances(X, centres), np.inf)
+    samples = _Samples(X)
+    centres, alive = _kmeans_plus_plus(samples, w, n_components, rngs)
+    distances = np.where(alive[..., None], _sq_distances(samples, centres), np.inf)
     nearest = distances.argmin(1)  # (B, N)
     resp = (nearest[:, None] == np.arange(n_components)[:, None]).astype(np.float64)
-    models = _m_step(X, w, resp, covariance, reg)
+    models = _m_step(samples, w, resp, covariance, reg)
     for _ in range(iterations):
-        log_dens = models.component_log_density(X)
+        log_dens = _weighted_log_densities(samples, models)
         resp = np.exp(log_dens - _logsumexp(log_dens)[:, None])
-        models = _m_step(X, w, resp, covariance, reg)
+        models = _m_step(samples, w, resp, covariance, reg)
     return models
 
 
-def _kmeans_plus_plus(X, w, k, rngs) -> tuple[np.ndarray, np.ndarray]:
+class _Samples:
+    """The samples X (N, D) and the per-sample products every EM step reuses: squared norms,
+    outer products x x^T (N, D*D) and the quadratic features (x_i x_j for i <= j, x, 1) in
+    which a Mahalanobis distance is linear."""
+
+    def __init__(self, X: np.ndarray):
+        n, d = X.shape
+        self.X = X
+        self.sq_norms = (X * X).sum(1)
+        self.outer = (X[:, :, None] * X[:, None, :]).reshape(n, d * d)
+        self.upper = np.triu_indices(d)
+        self.features = np.empty((len(self.upper[0]) + d + 1, n))  # (F, N)
+        self.features[: len(self.upper[0])] = (X[:, self.upper[0]] * X[:, self.upper[1]]).T
+        self.features[len(self.upper[0]) : -1] = X.T
+        self.features[-1] = 1.0
+
+
+def _kmeans_plus_plus(samples, w, k, rngs) -> tuple[np.ndarray, np.ndarray]:
     """Weighted k-means++ seeding of every row: each new centre drawn with probability
     ~ w * D^2. Returns centres (B, k, D) and which exist (B, k): a row runs out of centres
     when every remaining sample coincides with one."""
+    X = samples.X
     batch = len(w)
     rows = np.arange(batch)
     draws = np.array([rng.random(k) for rng in rngs])  # (B, k) uniform numbers
@@ -170,14 +187,15 @@ def _kmeans_plus_plus(X, w, k, rngs) -> tuple[np.ndarray, np.ndarray]:
         target = draws[:, c] * total
         index = np.minimum((cumulative <= target[:, None]).sum(1), len(X) - 1)
         centres[:, c] = X[index]
-        new = _sq_distances(X, centres[:, c : c + 1])[:, 0]
+        new = _sq_distances(samples, centres[:, c : c + 1])[:, 0]
         d2 = np.where(alive[:, c, None], np.minimum(d2, new), d2)
         p = w * d2
         centres[~alive[:, c], c] = centres[rows[~alive[:, c]], 0]
     return centres, alive
 
 
-def _m_step(X, w, resp, covariance, reg) -> GaussianMixtures:
+def _m_step(samples, w, resp, covariance, reg) -> GaussianMixtures:
+    X = samples.X
     r = resp * w[:, None]  # (B, K, N)
     mass = r.sum(2)  # (B, K)
     alive = mass > _DEAD_MASS  # a component that lost all its samples is dropped
@@ -190,8 +208,7 @@ def _m_step(X, w, resp, covariance, reg) -> GaussianMixtures:
     else:
         # E[x x^T] - mu mu^T from one product with the (N, D*D) outer products: a (B, K, N, D)
         # temporary would be too big for a million pixels
-        outer = (X[:, :, None] * X[:, None, :]).reshape(len(X), d * d)
-        second = (r @ outer).reshape(*mass.shape, d, d)
+        second = (r @ samples.outer).reshape(*mass.shape, d, d)
         covs = second / safe[..., None, None] - means[..., :, None] * means[..., None, :]
         covs = 0.5 * (covs + np.swapaxes(covs, -1, -2))
         covs = np.where(alive[..., None, None], covs, np.eye(d))
@@ -200,47 +217,42 @@ def _m_step(X, w, resp, covariance, reg) -> GaussianMixtures:
     return GaussianMixtures(weights / weights.sum(1, keepdims=True), means, covs, covariance)
 
 
-def _weighted_log_densities(X, weights, means, covs, covariance):
+def _weighted_log_densities(samples, models: GaussianMixtures) -> np.ndarray:
     """(B, K, N) log(pi_bk N(x_n | mu_bk, Sigma_bk)).
 
     The Mahalanobis distance (x - mu)^T P (x - mu), P = Sigma^-1, is a linear function of the
     sample's quadratic features (x_i x_j, x_i, 1): one (B*K, F) x (F, N) matrix product for
     every component of every mixture, instead of a small matrix product per component.
     """
-    d = X.shape[1]
-    if covariance == "diag":
+    means, covs = models.means, models.covariances
+    d = means.shape[-1]
+    if models.covariance == "diag":
         precision = np.eye(d) / covs[..., None, :]
         log_dets = np.log(covs).sum(-1)
     else:
-        chols = np.linalg.cholesky(covs)
-        inv_chols = np.linalg.inv(chols)
-        precision = np.swapaxes(inv_chols, -1, -2) @ inv_chols
-        log_dets = 2 * np.log(np.diagonal(chols, axis1=-2, axis2=-1)).sum(-1)
-    upper = np.triu_indices(d)
+        precision = np.linalg.inv(covs)
+        log_dets = np.linalg.slogdet(covs)[1]
+    upper = samples.upper
     # x^T P x = sum_i P_ii x_i^2 + sum_{i<j} 2 P_ij x_i x_j; -2 (P mu)^T x; mu^T P mu
-    scale = np.where(upper[0] == upper[1], 1.0, 2.0)
+    n_quadratic = len(upper[0])
     precision_mean = (precision @ means[..., None])[..., 0]
-    coefficients = np.concatenate(
-        [
-            precision[..., upper[0], upper[1]] * scale,
-            -2 * precision_mean,
-            (precision_mean * means).sum(-1, keepdims=True),
-        ],
-        -1,
-    )  # (B, K, F)
-    features = np.concatenate([X[:, upper[0]] * X[:, upper[1]], X, np.ones((len(X), 1))], 1)
-    maha = np.maximum(coefficients @ features.T, 0)  # rounding can dip just below 0
+    coefficients = np.empty((*means.shape[:2], n_quadratic + d + 1))  # (B, K, F)
+    coefficients[..., :n_quadratic] = precision[..., upper[0], upper[1]]
+    coefficients[..., :n_quadratic] *= np.where(upper[0] == upper[1], 1.0, 2.0)
+    coefficients[..., n_quadratic:-1] = -2 * precision_mean
+    coefficients[..., -1] = (precision_mean * means).sum(-1)
+    maha = np.maximum(coefficients @ samples.features, 0)  # rounding can dip just below 0
     with np.errstate(divide="ignore"):  # absent components: log 0 = -inf
-        log_weights = np.log(weights)
+        log_weights = np.log(models.weights)
     norm = d * np.log(2 * np.pi) + log_dets
     return (log_weights - 0.5 * norm)[..., None] - 0.5 * maha
 
 
-def _sq_distances(X, centres):
-    """Squared distances (B, C, N) of the samples X (N, D) to each row's centres (B, C, D)."""
-    cross = centres @ X.T
+def _sq_distances(samples, centres):
+    """Squared distances (B, C, N) of the samples (N, D) to each row's centres (B, C, D)."""
+    cross = centres @ samples.X.T
     return np.maximum(
-        (X * X).sum(1)[None, None, :] - 2 * cross + (centres * centres).sum(-1)[..., None], 0
+        samples.sq_norms[None, None, :] - 2 * cross + (centres * centres).sum(-1)[..., None], 0
     )
 
 
