@@ -13,9 +13,8 @@ frames
 with one tag (the video's) and two tags (the video's and a second class on the same video),
 beside cv2.grabCut (4 iterations, mask initialisation, 321 x 321) in the same run. Printed per
 method: ms/frame, ratio to grabCut, mean IoU with the ground truth (at 321 px, and on the loss's
-41-px grid), mean accepted iterations per
-frame, share of frames that fell back to the motion mask, and whether a second run gives the
-same labels.
+41-px grid), mean accepted iterations per frame, share of frames that fell back to the motion
+mask, and whether a second run gives the same labels.
 
     python benchmarks/label_speed.py [--data ../shared/data/davis2016] [--sequences boat ...]
 """

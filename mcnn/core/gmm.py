@@ -9,7 +9,7 @@ distant frames), and a fit is deterministic given its seed.
 
 Label inference fits one mixture per frame of a batch to the same samples (colour-histogram
 bins) with a different weighting per frame; `fit_batch` runs those B fits as one set of array
-operations (B x N x K) instead of B Python-level fits, which is where label inference spent
+operations (B x K x N) instead of B Python-level fits, which is where label inference spent
 most of its time. `fit` is the batch of one.
 """
 
