@@ -59,9 +59,6 @@ class GaussianMixtures:
     covariances: np.ndarray
     covariance: str
 
-    def __len__(self) -> int:
-        return len(self.weights)
-
     def mixture(self, b: int) -> GaussianMixture:
         """The b-th mixture, without its absent components."""
         alive = self.weights[b] > 0
@@ -131,14 +128,14 @@ def fit_batch(
     if len(seeds) != len(w):
         raise ValueError(f"{len(w)} weightings need {len(w)} seeds, got {len(seeds)}")
 
+    samples = _Samples(X)
     # The regularisation of each fit follows the (unweighted) spread of its own samples.
     present = (w > 0).astype(np.float64)
     count = present.sum(1)[:, None]
-    spread = (present @ (X * X)) / count - ((present @ X) / count) ** 2
+    spread = (present @ samples.squares) / count - ((present @ X) / count) ** 2
     reg = _RELATIVE_REGULARISATION * np.maximum(spread, 0).mean(1) + _ABSOLUTE_REGULARISATION
 
     rngs = [np.random.default_rng(int(seed)) for seed in seeds]
-    samples = _Samples(X)
     centres, alive = _kmeans_plus_plus(samples, w, n_components, rngs)
     distances = np.where(alive[..., None], _sq_distances(samples, centres), np.inf)
     nearest = distances.argmin(1)  # (B, N)
@@ -152,14 +149,15 @@ def fit_batch(
 
 
 class _Samples:
-    """The samples X (N, D) and the per-sample products every EM step reuses: squared norms,
-    outer products x x^T (N, D*D) and the quadratic features (x_i x_j for i <= j, x, 1) in
-    which a Mahalanobis distance is linear."""
+    """The samples X (N, D) and the per-sample products every EM step reuses: squares x_i^2
+    and their sums, outer products x x^T (N, D*D) and the quadratic features (x_i x_j for
+    i <= j, x, 1) in which a Mahalanobis distance is linear."""
 
     def __init__(self, X: np.ndarray):
         n, d = X.shape
         self.X = X
-        self.sq_norms = (X * X).sum(1)
+        self.squares = X * X
+        self.sq_norms = self.squares.sum(1)
         self.outer = (X[:, :, None] * X[:, None, :]).reshape(n, d * d)
         self.upper = np.triu_indices(d)
         self.features = np.empty((len(self.upper[0]) + d + 1, n))  # (F, N)
@@ -174,7 +172,6 @@ def _kmeans_plus_plus(samples, w, k, rngs) -> tuple[np.ndarray, np.ndarray]:
     when every remaining sample coincides with one."""
     X = samples.X
     batch = len(w)
-    rows = np.arange(batch)
     draws = np.array([rng.random(k) for rng in rngs])  # (B, k) uniform numbers
     centres = np.zeros((batch, k, X.shape[1]))
     alive = np.zeros((batch, k), bool)
@@ -190,7 +187,8 @@ def _kmeans_plus_plus(samples, w, k, rngs) -> tuple[np.ndarray, np.ndarray]:
         new = _sq_distances(samples, centres[:, c : c + 1])[:, 0]
         d2 = np.where(alive[:, c, None], np.minimum(d2, new), d2)
         p = w * d2
-        centres[~alive[:, c], c] = centres[rows[~alive[:, c]], 0]
+        dead = ~alive[:, c]
+        centres[dead, c] = centres[dead, 0]  # a finite stand-in; its weight will be 0
     return centres, alive
 
 
@@ -203,7 +201,7 @@ def _m_step(samples, w, resp, covariance, reg) -> GaussianMixtures:
     means = (r @ X) / safe[..., None]
     d = X.shape[1]
     if covariance == "diag":
-        covs = (r @ (X * X)) / safe[..., None] - means**2
+        covs = (r @ samples.squares) / safe[..., None] - means**2
         covs = np.where(alive[..., None], np.maximum(covs, 0), 1.0) + reg[:, None, None]
     else:
         # E[x x^T] - mu mu^T from one product with the (N, D*D) outer products: a (B, K, N, D)
