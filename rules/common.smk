@@ -180,7 +180,12 @@ def model_view(fov):
     setting does not retrain a compact network, nor a compact one a timm network."""
     model = config["train"]["model"]
     backbone = model["backbone"]
-    keys = ("output_stride", "dropout", *MODEL_KEYS.get(backbone, MODEL_KEYS["timm"]))
+    keys = (
+        "output_stride",
+        "dropout",
+        "freeze_backbone",
+        *MODEL_KEYS.get(backbone, MODEL_KEYS["timm"]),
+    )
     return {"backbone": backbone, "arch": fov, **{key: model[key] for key in keys}}
 
 

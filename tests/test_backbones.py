@@ -18,6 +18,7 @@ from mcnn.models import WeightsNotFound, build_model, load_model, save_checkpoin
 from mcnn.models import weights as weights_module
 from mcnn.models.weights import efficientnet_pytorch_to_timm, find_timm_weights, read_state_dict
 from mcnn.train.distributed import Distributed, pick_device
+from mcnn.train.schedule import make_optimizer
 
 #: ImageNet classes (indices) showing each VOC class of the 10-class protocol (VOC mask value).
 IMAGENET_CLASSES = {
@@ -139,6 +140,31 @@ def test_new_head_layers_get_the_classifier_rate_and_batch_norm_stays_frozen(mod
     assert model.fc6.training and not model.features.body.bn1.training
     unfrozen = build_model(lite0(model_cfg, pretrained=False, freeze_batch_norm=False), 4).train()
     assert unfrozen.features.body.bn1.training
+
+
+def test_frozen_backbone_trains_only_the_head(model_cfg):
+    model = build_model(lite0(model_cfg, freeze_backbone=True), 3)
+    optimizer, _ = make_optimizer(model, mcnn_config.validate({})["train"]["sgd"], 10)
+    assert optimizer.param_groups[0]["params"] == []
+    head = [*model.fc6.parameters(), *model.fc7.parameters(), *model.fc8.parameters()]
+    assert {id(p) for p in optimizer.param_groups[1]["params"]} == {id(p) for p in head}
+    model.train()
+    assert model.fc6.training and not model.features.training
+    before = {k: v.clone() for k, v in model.features.state_dict().items()}
+    loss = model(torch.rand(2, 3, 40, 40)).logsumexp(1).mean()
+    loss.backward()
+    optimizer.step()
+    assert all(p.grad is None for p in model.features.parameters())
+    assert all(torch.equal(before[k], v) for k, v in model.features.state_dict().items())
+    assert model.fc8.weight.grad is not None
+
+
+def test_freezing_random_features_is_an_error(model_cfg):
+    with pytest.raises(ValueError, match="freeze_backbone needs ImageNet weights.*pretrained"):
+        build_model(lite0(model_cfg, pretrained=False, freeze_backbone=True), 3)
+    compact = dict(model_cfg, backbone="compact", freeze_backbone=True)
+    with pytest.raises(ValueError, match="compact always starts from random weights"):
+        build_model(compact, 3)
 
 
 def test_checkpoint_carries_the_input_normalisation(model_cfg, tmp_path):

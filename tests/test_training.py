@@ -90,6 +90,27 @@ def test_crop_mirror_and_label_size(toy_samples):
     assert len(epoch) == 4
 
 
+def test_scale_augmentation_resizes_before_the_crop(toy_samples):
+    import cv2
+
+    frames = np.random.default_rng(0).integers(0, 255, (2, 40, 40, 3)).astype(np.uint8)
+    masks = np.zeros((2, 40, 40), np.uint8)
+    masks[:, 10:30, 10:30] = 1
+    params, _ = tiny_params(crop=80, mirror=False, scales=[2.0])
+    data = tr.TrainingData([toy_samples], CLASSES, params["train"], "hard")
+    scaled, scaled_masks = data._crop(frames, masks, np.random.default_rng(0))
+    np.testing.assert_array_equal(scaled[0], cv2.resize(frames[0], (80, 80)))
+    assert scaled_masks[0, 20:60, 20:60].all() and scaled_masks.sum() == 2 * 40 * 40
+    # Several scales: one is drawn per batch, and scale 1 with a full-frame crop is the frame.
+    params, _ = tiny_params(crop=40, mirror=False, scales=[1.0, 2.0])
+    data = tr.TrainingData([toy_samples], CLASSES, params["train"], "hard")
+    unscaled = [
+        np.array_equal(data._crop(frames, masks, np.random.default_rng(seed))[0], frames)
+        for seed in range(20)
+    ]
+    assert 0 < sum(unscaled) < 20
+
+
 def test_loss_weights_classes_and_ignores_void():
     logits = torch.zeros(1, 3, 2, 2)  # uniform: every pixel costs log 3
     labels = torch.tensor([[[0, 1], [2, 255]]])

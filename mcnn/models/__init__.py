@@ -43,6 +43,14 @@ def build_model(cfg: dict, num_labels: int, load_pretrained: bool = True) -> Dee
     which weights initialised it.
     """
     backbone, arch = cfg["backbone"], cfg["arch"]
+    if cfg["freeze_backbone"] and (backbone == "compact" or cfg["pretrained"] is False):
+        why = (
+            "compact always starts from random weights"
+            if backbone == "compact"
+            else "train.model.pretrained is false"
+        )
+        # A frozen random backbone would leave the head fitting noise.
+        raise ValueError(f"train.model.freeze_backbone needs ImageNet weights, but {why}")
     if backbone not in ("compact", "vgg16"):
         return build_timm_deeplab(cfg, num_labels, load_pretrained)
     if cfg["output_stride"] != 8:
@@ -62,7 +70,15 @@ def build_model(cfg: dict, num_labels: int, load_pretrained: bool = True) -> Dee
         model.init_weights = "compact: random weights (compact always trains from scratch)"
         return model
     features = vgg_features(VGG16_BLOCKS)
-    model = DeepLab(num_labels, arch, features, 512, HEADS[arch].channels, cfg["dropout"])
+    model = DeepLab(
+        num_labels,
+        arch,
+        features,
+        512,
+        HEADS[arch].channels,
+        cfg["dropout"],
+        freeze_features=cfg["freeze_backbone"],
+    )
     pretrained = cfg["pretrained"]
     if not load_pretrained:
         return model
@@ -122,6 +138,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         "output_stride": 8,
         "head_channels": 0,
         "freeze_batch_norm": False,
+        "freeze_backbone": False,
         **checkpoint["model_cfg"],
     }
     model = build_model(model_cfg, checkpoint["num_labels"], load_pretrained=False)

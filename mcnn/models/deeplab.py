@@ -85,6 +85,7 @@ class DeepLab(nn.Module):
         std: tuple[float, ...] = IMAGENET_STD,
         pretrained_features: bool = False,
         freeze_batch_norm: bool = False,
+        freeze_features: bool = False,
     ):
         super().__init__()
         head = HEADS[arch]
@@ -104,6 +105,9 @@ class DeepLab(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=persistent)
         self.pretrained_features = pretrained_features
         self.freeze_batch_norm = freeze_batch_norm
+        # A frozen backbone: only the head trains, and the backbone's pass keeps no gradient.
+        self.freeze_features = freeze_features
+        self.features.requires_grad_(not freeze_features)
         #: Which weights initialised the network (set by mcnn.models.build_model).
         self.init_weights = "random"
         self._init_random()
@@ -125,7 +129,9 @@ class DeepLab(nn.Module):
 
     def train(self, mode: bool = True) -> DeepLab:
         super().train(mode)
-        if self.freeze_batch_norm:
+        if self.freeze_features:  # inference mode throughout: batch norm and any dropout
+            self.features.eval()
+        elif self.freeze_batch_norm:
             # One shot's 10 frames make poor batch statistics: keep ImageNet's running ones.
             for module in self.features.modules():
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):

@@ -71,6 +71,7 @@ def build_timm_deeplab(model_cfg: dict, num_labels: int, load_pretrained: bool) 
         output_stride=model_cfg["output_stride"],
         pretrained_features=True,
         freeze_batch_norm=model_cfg["freeze_batch_norm"],
+        freeze_features=model_cfg["freeze_backbone"],
         **norm,
     )
     if weights is not None:

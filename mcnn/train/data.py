@@ -87,6 +87,7 @@ class TrainingData:
         self.classes = list(classes)
         self.crop = train_cfg["crop"]
         self.mirror = train_cfg["mirror"]
+        self.scales = tuple(train_cfg["scales"])
         self.label_side = math.ceil(self.crop / train_cfg["label_stride"])
         self.strategy = strategy
         self.stores = [SampleStore(path) for path in sample_paths]
@@ -182,13 +183,17 @@ class TrainingData:
         return images[0][None]
 
     def _crop(self, frames: np.ndarray, masks: np.ndarray | None, rng: np.random.Generator):
-        """One random square crop (and mirror) shared by all frames; small frames are upscaled.
+        """One random rescale, square crop and mirror shared by all frames.
 
-        `masks` (N, H, W) or (N, H, W, C) (several planes cropped alike), None for images.
+        The rescale factor is drawn from `scales` (no draw for a single one, so a run without
+        scale augmentation keeps its random stream); frames still smaller than the crop are
+        upscaled to fit it. `masks` (N, H, W) or (N, H, W, C) (several planes cropped alike),
+        None for images.
         """
         height, width = frames.shape[1:3]
-        scale = self.crop / min(height, width)
-        if scale > 1:
+        scale = self.scales[int(rng.integers(len(self.scales))) if len(self.scales) > 1 else 0]
+        scale = max(scale, self.crop / min(height, width))
+        if scale != 1:
             size = (max(self.crop, round(width * scale)), max(self.crop, round(height * scale)))
             frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in frames])
             if masks is not None:

@@ -40,9 +40,15 @@ def make_optimizer(model: torch.nn.Module, sgd: dict, lr_step: int):
     """SGD with DeepLab's larger learning rate on the classifier, and the single lr step."""
     net = unwrap(model)
     classifier = {id(p) for p in net.classifier_parameters()}
+    # A frozen backbone's parameters stay out: its group may be empty (param_groups[0] keeps
+    # the base rate for the log).
+    trained = [p for p in net.parameters() if p.requires_grad]
     groups = [
-        {"params": [p for p in net.parameters() if id(p) not in classifier], "lr": sgd["lr"]},
-        {"params": net.classifier_parameters(), "lr": sgd["lr"] * sgd["classifier_lr_mult"]},
+        {"params": [p for p in trained if id(p) not in classifier], "lr": sgd["lr"]},
+        {
+            "params": [p for p in trained if id(p) in classifier],
+            "lr": sgd["lr"] * sgd["classifier_lr_mult"],
+        },
     ]
     optimizer = torch.optim.SGD(groups, momentum=sgd["momentum"], weight_decay=sgd["weight_decay"])
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [lr_step], gamma=sgd["lr_gamma"])
