@@ -5,6 +5,10 @@ CORES ?= 2
 PYTHON ?= python3
 # Rules call `python -m mcnn ...`: put the venv first on PATH for Snakemake's shell commands.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
+# Every job is a new Python process: with PYTHONDONTWRITEBYTECODE set (as on some CI machines)
+# each one compiles torch's modules from source again, ~8 s per job (16 s of a 4-iteration
+# training job). Python writes the bytecode on first use instead.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install demo test lint clean
 
