@@ -8,7 +8,10 @@ frames
 
 - at the resolution the loss uses (ceil(321 / label_stride) = 41 px a side, what training does),
   labels upsampled to 321 for the IoU, and
-- at the full 321 x 321 (`--full`, slower),
+- at the full 321 x 321 (`--full`, slower): the whole search, and coarse to fine
+  (`labels.coarse_side` = `--coarse-side`, 161 by default: the search at 161 px, then refined
+  at 321 px near the outlines),
+- at further sides (`--sides 81 161`), as training would with another label stride,
 
 with one tag (the video's) and two tags (the video's and a second class on the same video),
 beside cv2.grabCut (4 iterations, mask initialisation, 321 x 321) in the same run. Printed per
@@ -17,6 +20,7 @@ method: ms/frame, ratio to grabCut, mean IoU with the ground truth (at 321 px, a
 mask, and whether a second run gives the same labels.
 
     python benchmarks/label_speed.py [--data ../shared/data/davis2016] [--sequences boat ...]
+        [--full] [--sides ...] [--checkpoint model.pt] [--labels '{"iterations": 4}']
 """
 
 from __future__ import annotations
@@ -177,22 +181,36 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=repo / "results" / "bench" / "label_fst")
     parser.add_argument("--checkpoint", type=Path, help="network checkpoint (default: untrained)")
     parser.add_argument("--full", action="store_true", help="also infer at the full 321 x 321")
+    parser.add_argument(
+        "--sides", nargs="+", type=int, default=[], help="also infer at these sides (e.g. 81 161)"
+    )
+    parser.add_argument("--labels", default="{}", help="JSON overrides of the labels section")
+    parser.add_argument(
+        "--coarse-side", type=int, default=161, help="labels.coarse_side of the --full comparison"
+    )
     args = parser.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"{args.data}: DAVIS 2016 not found (pass --data)")
-    config = validate({})
+    config = validate({"labels": json.loads(args.labels)})
     cfg = config["labels"]
     side = math.ceil(SIZE / config["train"]["train"]["label_stride"])
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    sizes = [side, SIZE] if args.full else [side]
+    sizes = sorted({side, *args.sides, *([SIZE] if args.full else [])})
     methods = {
         "motion": Method("FST motion mask", side),
         "grabcut": Method("cv2.grabCut 321 px", side),
     }
-    for s in sizes:
+    # --full also runs the coarse-to-fine search at 321 px (labels.coarse_side) beside it.
+    runs = [(s, cfg) for s in sizes]
+    if args.full and cfg["coarse_side"] == 0:
+        runs.append((SIZE, {**cfg, "coarse_side": args.coarse_side}))
+    for s, run_cfg in runs:
         for n in (1, 2):
-            methods[(s, n)] = Method(f"M-CNN {n} tag{'s' * (n > 1)} {s} px", side)
+            name = f"M-CNN {n} tag{'s' * (n > 1)} {s} px"
+            if 0 < run_cfg["coarse_side"] < s:
+                name += f" via {run_cfg['coarse_side']}"
+            methods[(s, n, run_cfg["coarse_side"])] = Method(name, side)
     labels_of = {row.split(",")[0]: row.split(",")[1] for row in
                  (args.data / "video_labels.csv").read_text().split()[1:]}  # fmt: skip
     for sequence in args.sequences:
@@ -207,14 +225,15 @@ def main() -> None:
         start = time.perf_counter()
         cut = grabcut(frames, motion, cfg["iterations"])
         methods["grabcut"].add(time.perf_counter() - start, cut, truth)
-        for s in sizes:
+        for s, run_cfg in runs:
             batch = (
                 (frames, motion)
                 if s == SIZE
                 else (small(frames, s, cv2.INTER_AREA), small(motion, s, cv2.INTER_NEAREST))
             )
             for n, tags in ((1, [tag]), (2, [tag, second])):
-                run_mcnn(methods[(s, n)], *batch, resize_probs(probs, s), tags, cfg, truth)
+                method = methods[(s, n, run_cfg["coarse_side"])]
+                run_mcnn(method, *batch, resize_probs(probs, s), tags, run_cfg, truth)
         print(f"{sequence}: done", flush=True)
     n_frames = methods["grabcut"].frames
     network = args.checkpoint or "an untrained compact network"

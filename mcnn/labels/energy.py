@@ -83,17 +83,15 @@ def network_costs(probs: np.ndarray, floor: float) -> np.ndarray:
     return -np.log(np.maximum(np.asarray(probs, np.float64), floor))
 
 
-def unary_costs(
-    colour_nll: np.ndarray, probs: np.ndarray, label_set, alpha: float, floor: float
-) -> np.ndarray:
+def unary_costs(colour_nll: np.ndarray, network: np.ndarray, label_set) -> np.ndarray:
     """psi^m + alpha psi^fc for each label of `label_set` (label values, 0 first): (L, H, W).
 
     `colour_nll` (2, H, W): background and foreground GMM negative log-likelihoods; every
-    object label shares the foreground colour model and differs by its network score.
+    object label shares the foreground colour model and differs by its network term
+    `network` (L, H, W), alpha (-log p) of each label (fixed during a search, so computed once).
     """
-    fc = network_costs(probs[list(label_set)], floor)
     colour = np.where(np.asarray(label_set)[:, None, None] == 0, colour_nll[0], colour_nll[1])
-    return colour + alpha * fc
+    return colour + network
 
 
 def energy(labels: np.ndarray, unary: np.ndarray, weights: np.ndarray) -> float:

@@ -4,6 +4,7 @@
 express contrast-sensitive weights, so each expansion move is built here as one submodular
 binary cut: `ExpansionGrid` (per-edge weight arrays and index arrays for `add_edges`, one
 reused graph). One tag is a single binary cut per iteration (`BinaryGridCut`, dynamic).
+`BandSolver` cuts over a band of free pixels with the rest of the frame held (coarse to fine).
 Convention: a node in the sink segment takes binary label 1 and pays its source capacity.
 """
 
@@ -66,6 +67,118 @@ def grid_workspace(shape: tuple[int, int]) -> maxflow.GraphFloat:
     """An empty graph with room for every node and 8-neighbour edge of a frame of `shape`."""
     size = int(np.prod(shape))
     return maxflow.Graph[float](size, len(OFFSETS) * size)
+
+
+class BandSolver:
+    """Cuts over the `free` pixels of a frame (a band), the other pixels held at their labels.
+
+    Built once per frame from the full grid's Potts `weights`, the held pixels' `labels` and
+    the number of labels: an edge between two free pixels stays an edge; an edge between a
+    free pixel i and a held pixel j becomes the cost w_ij [x_i != l_j] in i's unary. The graph
+    then has the band's nodes and edges only, so a cut costs what the band's size does, not
+    the frame's; for any labelling that keeps the held pixels the energy differs from eq. (2)
+    by a constant. One tag: one exact binary cut; several: expansion moves as `ExpansionGrid`.
+    """
+
+    def __init__(self, weights: np.ndarray, free: np.ndarray, labels: np.ndarray, n_labels: int):
+        self.free = np.asarray(free, bool)
+        self.size = int(self.free.sum())
+        index = np.full(self.free.shape, -1, np.int32)
+        index[self.free] = np.arange(self.size, dtype=np.int32)
+        tails, heads, edge_weights = [], [], []
+        self._extra = np.zeros((n_labels, self.size))
+        for d, offset in enumerate(OFFSETS):
+            src, dst = edge_slices(offset, self.free.shape)
+            w = weights[d][src]
+            free_src, free_dst = self.free[src], self.free[dst]
+            inner = free_src & free_dst & (w > 0)
+            tails.append(index[src][inner])
+            heads.append(index[dst][inner])
+            edge_weights.append(w[inner])
+            for here, there, free_here, free_there in (
+                (src, dst, free_src, free_dst),
+                (dst, src, free_dst, free_src),
+            ):
+                border = free_here & ~free_there & (w > 0)
+                nodes, held = index[here][border], labels[there][border]
+                for label in range(n_labels):
+                    cost = w[border] * (held != label)
+                    self._extra[label] += np.bincount(nodes, cost, self.size)
+        self._tail, self._head = np.concatenate(tails), np.concatenate(heads)
+        self._weight = np.concatenate(edge_weights)
+        self._half = 0.5 * self._weight
+        self._graph = maxflow.Graph[float](max(self.size, 1), max(len(self._weight), 1))
+
+    def solve(self, unary: np.ndarray, labels: np.ndarray, cycles: int) -> np.ndarray:
+        """The labelling of the frame after the band's cut(s) from `labels` (held as built)."""
+        out = labels.copy()
+        if self.size == 0:
+            return out
+        costs = unary[:, self.free] + self._extra
+        if len(costs) == 2:
+            out[self.free] = self._binary_cut(costs)
+        else:
+            out[self.free] = expand(self._move, costs, labels[self.free], cycles)
+        return out
+
+    def _cut(self, caps, nodes, switch_caps, keep_caps) -> np.ndarray:
+        graph = self._graph
+        graph.reset()
+        graph.add_nodes(self.size)
+        edge = np.flatnonzero(caps)
+        graph.add_edges(self._tail[edge], self._head[edge], caps[edge], caps[edge])
+        base = np.minimum(keep_caps, switch_caps)
+        graph.add_grid_tedges(nodes, switch_caps - base, keep_caps - base)
+        graph.maxflow()
+        return graph.get_grid_segments(nodes)
+
+    def _binary_cut(self, costs: np.ndarray) -> np.ndarray:
+        nodes = np.arange(self.size)
+        return self._cut(self._weight, nodes, costs[1], costs[0]).astype(np.intp)
+
+    def _move(self, costs: np.ndarray, labels: np.ndarray, alpha: int) -> np.ndarray:
+        """The expansion move of `alpha` over the band (ExpansionGrid.move's terms)."""
+        active = labels != alpha
+        if not active.any():
+            return labels.copy()
+        tail, head = self._tail, self._head
+        active_tail, active_head = active[tail], active[head]
+        both = active_tail & active_head
+        split = both & (labels[tail] != labels[head])
+        split_half = self._half * split
+        keep = costs[labels, np.arange(self.size)]
+        weight, size = self._weight, self.size
+        keep += np.bincount(tail, weight * (active_tail > active_head) + split_half, size)
+        keep += np.bincount(head, weight * (active_head > active_tail) + split_half, size)
+        caps = weight * (both & ~split) + split_half
+        nodes = np.flatnonzero(active)
+        moved = labels.copy()
+        switched = self._cut(caps, nodes, costs[alpha][active], keep[active])
+        moved[nodes[switched]] = alpha
+        return moved
+
+
+def expand(move, unary: np.ndarray, labels: np.ndarray, cycles: int) -> np.ndarray:
+    """Alpha-expansion from `labels` with `move(unary, labels, alpha)`: up to `cycles` passes
+    of one move per label.
+
+    Every move is optimal within its neighbourhood and includes the current labelling, so the
+    energy never increases. Moves are deterministic, so once one move per label in a row has
+    left the labelling as it is, so would every further one: the search ends.
+    """
+    labels = labels.copy()
+    n_labels = len(unary)
+    unchanged = 0
+    for step in range(cycles * n_labels):
+        moved = move(unary, labels, step % n_labels)
+        if np.array_equal(moved, labels):
+            unchanged += 1
+            if unchanged == n_labels:
+                break
+        else:
+            unchanged = 0
+            labels = moved
+    return labels
 
 
 class ExpansionGrid:
@@ -134,25 +247,8 @@ class ExpansionGrid:
         return moved
 
     def expand(self, unary: np.ndarray, labels: np.ndarray, cycles: int) -> np.ndarray:
-        """Alpha-expansion from `labels`: up to `cycles` passes of one move per label.
-
-        Every move is optimal within its neighbourhood and includes the current labelling, so
-        the energy never increases. Moves are deterministic, so once one move per label in a
-        row has left the labelling as it is, so would every further one: the search ends.
-        """
-        labels = labels.copy()
-        n_labels = len(unary)
-        unchanged = 0
-        for step in range(cycles * n_labels):
-            moved = self.move(unary, labels, step % n_labels)
-            if np.array_equal(moved, labels):
-                unchanged += 1
-                if unchanged == n_labels:
-                    break
-            else:
-                unchanged = 0
-                labels = moved
-        return labels
+        """Alpha-expansion from `labels` (see `expand`)."""
+        return expand(self.move, unary, labels, cycles)
 
 
 def expansion_move(

@@ -36,10 +36,11 @@ from mcnn.labels.energy import (
     band_radius,
     boundary_band,
     energy,
+    network_costs,
     pairwise_weights,
     unary_costs,
 )
-from mcnn.labels.graphcut import BinaryGridCut, ExpansionGrid, grid_workspace
+from mcnn.labels.graphcut import BandSolver, BinaryGridCut, ExpansionGrid, grid_workspace
 from mcnn.labels.hard import hard_labels
 
 
@@ -121,7 +122,11 @@ def infer_mcnn(
     alpha: float,
     rng: np.random.Generator,
 ) -> SoftInference:
-    """Minimise eq. (2) for every frame of a batch; see the module docstring."""
+    """Minimise eq. (2) for every frame of a batch; see the module docstring.
+
+    Frames whose shorter side exceeds `cfg["coarse_side"]` (when > 0) are labelled coarse to
+    fine (`coarse_to_fine`); the result is the same search's record either way.
+    """
     label_set = np.array([0, *sorted(tags)])
     masks = (np.asarray(masks) > 0).astype(np.uint8)
     batch, height, width = masks.shape
@@ -130,6 +135,33 @@ def infer_mcnn(
         return SoftInference(
             empty, np.zeros((1, batch)), np.zeros(batch, int), np.zeros(batch, bool)
         )
+    if 0 < cfg["coarse_side"] < min(height, width):
+        from mcnn.labels.coarse_to_fine import coarse_to_fine
+
+        return coarse_to_fine(frames, masks, probs, tags, cfg, alpha, rng)
+    start = np.searchsorted(label_set, hard_labels(masks, probs, tags)).astype(np.intp)
+    return search(frames, masks, probs, label_set, start, None, cfg, alpha, rng, cfg["iterations"])
+
+
+def search(
+    frames: np.ndarray,
+    masks: np.ndarray,
+    probs: np.ndarray,
+    label_set: np.ndarray,
+    start: np.ndarray,
+    free: np.ndarray | None,
+    cfg: dict,
+    alpha: float,
+    rng: np.random.Generator,
+    iterations: int,
+) -> SoftInference:
+    """The GrabCut-style search from `start` (indices into `label_set`, (B, H, W)).
+
+    `free` (B, H, W) bool: only these pixels may change (None: all); the others keep their
+    `start` label and act on their free neighbours through the Potts term. `fell_back` then
+    means a frame kept its `start` labels.
+    """
+    batch, height, width = masks.shape
     hist = _ColourHistogram(frames, cfg["colour_bits"])
     radius = band_radius((height, width), cfg)
     weights = [
@@ -138,6 +170,7 @@ def infer_mcnn(
     ]
     temporal = _temporal_weights(batch, cfg["temporal_power"])
     seeds = rng.integers(0, 2**31, size=(2, batch))
+    network = alpha * network_costs(probs[:, label_set], cfg["prob_floor"])
 
     def unaries_of(labels: np.ndarray) -> list[np.ndarray]:
         """Each frame's unary costs under the colour models re-estimated from `labels`."""
@@ -145,31 +178,35 @@ def infer_mcnn(
         bg_counts = hist.all_counts - fg_counts
         bg = _side_nll(hist, bg_counts, temporal, cfg["bg_components"], seeds[0], cfg)
         fg = _side_nll(hist, fg_counts, temporal, cfg["fg_components"], seeds[1], cfg)
-        return [
-            unary_costs(np.stack([bg[b], fg[b]]), probs[b], label_set, alpha, cfg["prob_floor"])
-            for b in range(batch)
-        ]
+        return [unary_costs(np.stack([bg[b], fg[b]]), network[b], label_set) for b in range(batch)]
 
     def energies_of(labels: np.ndarray, unaries: list[np.ndarray]) -> np.ndarray:
         return np.array([energy(labels[b], unaries[b], weights[b]) for b in range(batch)])
 
-    # Labels are indices into label_set until the end; start from the hard assignment.
-    labels = np.searchsorted(label_set, hard_labels(masks, probs, tags)).astype(np.intp)
+    labels = start  # indices into label_set until the end
     unaries = unaries_of(labels)
     energies = [energies_of(labels, unaries)]
     accepted = np.zeros(batch, int)
     refused = np.zeros(batch, bool)
-    # One tag: the pairwise terms never change, so each frame keeps its graph between cuts.
-    # Several tags: the frames' expansion moves take turns in one graph.
-    if len(label_set) == 2:
+    # A restricted search: each frame's band has a small graph of its own. One tag: the pairwise
+    # terms never change, so each frame keeps its graph between cuts. Several tags: the frames'
+    # expansion moves take turns in one graph.
+    if free is not None:
+        bands = [
+            BandSolver(w, f, s, len(label_set))
+            for w, f, s in zip(weights, free, start, strict=True)
+        ]
+    elif len(label_set) == 2:
         cuts = [BinaryGridCut(w) for w in weights]
     else:
         workspace = grid_workspace((height, width))
         grids = [ExpansionGrid(w, workspace) for w in weights]
-    for _ in range(cfg["iterations"]):
+    for _ in range(iterations):
         proposal = np.empty_like(labels)
         for b in range(batch):
-            if len(label_set) == 2:
+            if free is not None:
+                proposal[b] = bands[b].solve(unaries[b], labels[b], cfg["expansion_cycles"])
+            elif len(label_set) == 2:
                 proposal[b] = cuts[b].solve(unaries[b][0], unaries[b][1])
             else:
                 proposal[b] = grids[b].expand(unaries[b], labels[b], cfg["expansion_cycles"])
