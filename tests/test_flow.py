@@ -80,3 +80,16 @@ def test_forward_backward_check_marks_the_background_a_moving_square_covers():
     uncovered = np.zeros((40, 40), bool)
     uncovered[10:20, 10:14] = True
     np.testing.assert_array_equal(back_ok, ~uncovered)
+
+
+def test_dis_finest_scale_overrides_the_preset_and_still_tracks_motion():
+    preset = config.validate({})["motion"]["flow"]
+    fine = config.validate({"motion": {"flow": {"dis_finest_scale": 0}}})["motion"]["flow"]
+    assert FlowEstimator(preset)._dense.getFinestScale() == 1  # medium's own
+    assert FlowEstimator(fine)._dense.getFinestScale() == 0
+    first = textured()
+    second = np.roll(first, (2, 3), axis=(0, 1))
+    flow = FlowEstimator(fine)(first, second)
+    np.testing.assert_allclose(
+        np.median(flow[20:100, 20:140].reshape(-1, 2), axis=0), [3, 2], atol=0.3
+    )

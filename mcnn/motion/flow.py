@@ -59,6 +59,8 @@ class FlowEstimator:
         self.farneback = cfg["farneback"]
         if self.method == "dis":
             self._dense = cv2.DISOpticalFlow_create(DIS_PRESETS[cfg["dis_preset"]])
+            if cfg["dis_finest_scale"] is not None:
+                self._dense.setFinestScale(cfg["dis_finest_scale"])
         elif self.method in CONTRIB_METHODS:
             self._dense = contrib_flow(self.method)
         elif self.method == "raft":
