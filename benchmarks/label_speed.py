@@ -257,6 +257,16 @@ def main() -> None:
             line += f"{np.mean(method.accepted):>10.2f}{np.mean(method.fell_back):>10.2f}"
             line += f"{str(method.identical):>12}"
         print(line)
+    coarse = cfg["coarse_side"] or args.coarse_side
+    for n in (1, 2):
+        fine, full = methods.get((SIZE, n, coarse)), methods.get((SIZE, n, 0))
+        if fine and full:  # paired over frames: is the coarse-to-fine IoU change beyond noise?
+            change = np.subtract(fine.ious, full.ious)
+            error = change.std(ddof=1) / np.sqrt(len(change))
+            print(
+                f"{n} tag{'s' * (n > 1)}: IoU via {coarse} minus full search {change.mean():+.4f}"
+                f" +- {error:.4f} (standard error over {len(change)} frames)"
+            )
 
 
 if __name__ == "__main__":

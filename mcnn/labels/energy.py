@@ -90,8 +90,12 @@ def unary_costs(colour_nll: np.ndarray, network: np.ndarray, label_set) -> np.nd
     object label shares the foreground colour model and differs by its network term
     `network` (L, H, W), alpha (-log p) of each label (fixed during a search, so computed once).
     """
-    colour = np.where(np.asarray(label_set)[:, None, None] == 0, colour_nll[0], colour_nll[1])
-    return colour + network
+    if label_set[0] != 0:
+        raise ValueError(f"label_set must start with background 0, got {list(label_set)}")
+    unary = network.copy()  # in place from here: no (L, H, W) temporaries
+    unary[0] += colour_nll[0]
+    unary[1:] += colour_nll[1]
+    return unary
 
 
 def energy(labels: np.ndarray, unary: np.ndarray, weights: np.ndarray) -> float:

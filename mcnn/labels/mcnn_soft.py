@@ -69,9 +69,12 @@ class _ColourHistogram:
         levels = (np.arange(1 << bits) + 0.5) * (1 << (8 - bits)) / 255.0
         centres = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 3)
         self.bin_variance = ((1 << (8 - bits)) / 255.0) ** 2 / 12.0
-        # Only the bins some pixel of the batch falls in matter: renumber them 0..n-1.
-        present, self.bins = np.unique(bins, return_inverse=True)
-        self.bins = self.bins.reshape(bins.shape)
+        # Only the bins some pixel of the batch falls in matter: renumber them 0..n-1 (in bin
+        # order, as np.unique would, by a look-up table instead of a sort of every pixel).
+        present = np.flatnonzero(np.bincount(bins.ravel(), minlength=len(centres)))
+        renumber = np.zeros(len(centres), np.int64)
+        renumber[present] = np.arange(len(present))
+        self.bins = renumber[bins]
         self.centres = centres[present]
         self._flat = (np.arange(len(frames))[:, None, None] * len(present) + self.bins).ravel()
         self.all_counts = self.counts(np.ones(self.bins.shape, bool))
