@@ -8,9 +8,9 @@ frames
 
 - at the resolution the loss uses (ceil(321 / label_stride) = 41 px a side, what training does),
   labels upsampled to 321 for the IoU, and
-- at the full 321 x 321 (`--full`, slower): the whole search, and coarse to fine
-  (`labels.coarse_side` = `--coarse-side`, 161 by default: the search at 161 px, then refined
-  at 321 px near the outlines),
+- at the full 321 x 321 (`--full`): coarse to fine as by default (`labels.coarse_side` 161:
+  the search at 161 px, then refined at 321 px near the outlines) and the whole search at
+  321 px (coarse_side 0), with the paired change of IoU between the two,
 - at further sides (`--sides 81 161`), as training would with another label stride,
 
 with one tag (the video's) and two tags (the video's and a second class on the same video),
@@ -186,7 +186,7 @@ def main() -> None:
     )
     parser.add_argument("--labels", default="{}", help="JSON overrides of the labels section")
     parser.add_argument(
-        "--coarse-side", type=int, default=161, help="labels.coarse_side of the --full comparison"
+        "--coarse-side", type=int, default=161, help="coarse side compared where the default is 0"
     )
     args = parser.parse_args()
     if not args.data.is_dir():
@@ -201,10 +201,11 @@ def main() -> None:
         "motion": Method("FST motion mask", side),
         "grabcut": Method("cv2.grabCut 321 px", side),
     }
-    # --full also runs the coarse-to-fine search at 321 px (labels.coarse_side) beside it.
+    # At 321 px the default search runs coarse to fine (labels.coarse_side); --full runs the
+    # whole search at full size beside it (or coarse to fine beside a full-size default).
     runs = [(s, cfg) for s in sizes]
-    if args.full and cfg["coarse_side"] == 0:
-        runs.append((SIZE, {**cfg, "coarse_side": args.coarse_side}))
+    if args.full:
+        runs.append((SIZE, {**cfg, "coarse_side": 0 if cfg["coarse_side"] else args.coarse_side}))
     for s, run_cfg in runs:
         for n in (1, 2):
             name = f"M-CNN {n} tag{'s' * (n > 1)} {s} px"
