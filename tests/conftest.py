@@ -22,6 +22,20 @@ def shared_dataset(name: str) -> Path:
     return path
 
 
+def random_potts_problem(rng, n_labels: int, shape=(3, 3)):
+    """Random unaries (L, H, W) and per-direction Potts weights (4, H, W) of a small grid, with
+    zero weight on edges that leave the grid (as `mcnn.labels.energy.pairwise_weights` gives)."""
+    from mcnn.labels import energy
+
+    unary = rng.uniform(0, 4, (n_labels, *shape))
+    weights = rng.uniform(0, 3, (4, *shape))
+    for d, offset in enumerate(energy.OFFSETS):
+        valid = np.zeros(shape, bool)
+        valid[energy.edge_slices(offset, shape)[0]] = True
+        weights[d][~valid] = 0
+    return unary, weights
+
+
 @pytest.fixture
 def default_config() -> dict:
     """The full default configuration (every section with its schema defaults)."""

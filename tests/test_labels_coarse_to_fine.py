@@ -6,22 +6,14 @@ import itertools
 import cv2
 import numpy as np
 import pytest
+from conftest import random_potts_problem
 
 from mcnn.labels import energy, graphcut, infer_mcnn
 from mcnn.labels.coarse_to_fine import label_edges
 
 K = 11
 TAG = 3
-
-
-def _random_problem(rng, n_labels, shape=(3, 4)):
-    unary = rng.uniform(0, 4, (n_labels, *shape))
-    weights = rng.uniform(0, 3, (4, *shape))
-    for d, offset in enumerate(energy.OFFSETS):
-        valid = np.zeros(shape, bool)
-        valid[energy.edge_slices(offset, shape)[0]] = True
-        weights[d][~valid] = 0
-    return unary, weights
+SHAPE = (3, 4)
 
 
 def _labellings_keeping(held_labels, free, n_labels):
@@ -35,9 +27,9 @@ def _labellings_keeping(held_labels, free, n_labels):
 @pytest.mark.parametrize("seed", range(4))
 def test_band_cut_is_the_best_labelling_that_keeps_the_held_pixels(seed):
     rng = np.random.default_rng(seed)
-    unary, weights = _random_problem(rng, 2)
-    start = rng.integers(0, 2, (3, 4))
-    free = rng.random((3, 4)) < 0.6
+    unary, weights = random_potts_problem(rng, 2, SHAPE)
+    start = rng.integers(0, 2, SHAPE)
+    free = rng.random(SHAPE) < 0.6
     best = min(energy.energy(x, unary, weights) for x in _labellings_keeping(start, free, 2))
     cut = graphcut.BandSolver(weights, free, start, 2).solve(unary, start, cycles=1)
     np.testing.assert_array_equal(cut[~free], start[~free])
@@ -47,15 +39,15 @@ def test_band_cut_is_the_best_labelling_that_keeps_the_held_pixels(seed):
 @pytest.mark.parametrize("seed", range(4))
 def test_band_expansion_move_is_the_best_within_the_move(seed):
     rng = np.random.default_rng(10 + seed)
-    unary, weights = _random_problem(rng, 3)
-    start = rng.integers(0, 3, (3, 4))
-    free = rng.random((3, 4)) < 0.6
+    unary, weights = random_potts_problem(rng, 3, SHAPE)
+    start = rng.integers(0, 3, SHAPE)
+    free = rng.random(SHAPE) < 0.6
     alpha = 2
     # the move: any free pixel may switch to alpha, nothing else changes
     best = min(
         energy.energy(np.where(free & (switch == 1), alpha, start), unary, weights)
         for switch in itertools.product((0, 1), repeat=12)
-        for switch in [np.array(switch).reshape(3, 4)]
+        for switch in [np.array(switch).reshape(SHAPE)]
     )
     band = graphcut.BandSolver(weights, free, start, 3)
     costs = unary[:, free] + band._extra
@@ -70,7 +62,7 @@ def test_band_expansion_move_is_the_best_within_the_move(seed):
 
 def test_band_moves_match_the_grid_moves_when_every_pixel_is_free():
     rng = np.random.default_rng(3)
-    unary, weights = _random_problem(rng, 3, shape=(12, 15))
+    unary, weights = random_potts_problem(rng, 3, shape=(12, 15))
     start = rng.integers(0, 3, (12, 15))
     band = graphcut.BandSolver(weights, np.ones((12, 15), bool), start, 3)
     grid = graphcut.ExpansionGrid(weights)

@@ -4,19 +4,9 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import random_potts_problem
 
 from mcnn.labels import energy, graphcut
-
-
-def _random_problem(rng, n_labels, shape=(3, 3)):
-    unary = rng.uniform(0, 4, (n_labels, *shape))
-    weights = rng.uniform(0, 3, (4, *shape))
-    # zero the weights of edges that leave the grid, as pairwise_weights does
-    for d, offset in enumerate(energy.OFFSETS):
-        valid = np.zeros(shape, bool)
-        valid[energy.edge_slices(offset, shape)[0]] = True
-        weights[d][~valid] = 0
-    return unary, weights
 
 
 def _all_labellings(n_labels, shape):
@@ -26,7 +16,7 @@ def _all_labellings(n_labels, shape):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_binary_cut_is_the_global_minimum(seed):
-    unary, weights = _random_problem(np.random.default_rng(seed), 2)
+    unary, weights = random_potts_problem(np.random.default_rng(seed), 2)
     best = min(energy.energy(x, unary, weights) for x in _all_labellings(2, (3, 3)))
     cut = graphcut.binary_cut(unary[0], unary[1], weights).astype(int)
     assert energy.energy(cut, unary, weights) == pytest.approx(best)
@@ -35,7 +25,7 @@ def test_binary_cut_is_the_global_minimum(seed):
 @pytest.mark.parametrize("seed", range(4))
 def test_expansion_move_is_the_best_labelling_within_the_move(seed):
     rng = np.random.default_rng(seed)
-    unary, weights = _random_problem(rng, 3)
+    unary, weights = random_potts_problem(rng, 3)
     current = rng.integers(0, 3, (3, 3))
     alpha = 1
     best = min(
