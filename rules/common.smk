@@ -184,7 +184,6 @@ def model_view(fov):
         "output_stride",
         "dropout",
         "freeze_backbone",
-        "trainable_stages",
         *MODEL_KEYS.get(backbone, MODEL_KEYS["timm"]),
     )
     return {"backbone": backbone, "arch": fov, **{key: model[key] for key in keys}}

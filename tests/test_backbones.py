@@ -159,32 +159,6 @@ def test_frozen_backbone_trains_only_the_head(model_cfg):
     assert model.fc8.weight.grad is not None
 
 
-def test_trainable_stages_unfreeze_only_the_last_stages(model_cfg):
-    model = build_model(lite0(model_cfg, freeze_backbone=True, trainable_stages=1), 3)
-    trained = {n for n, p in model.features.body.named_parameters() if p.requires_grad}
-    assert trained and all(n.startswith(("blocks.5.", "blocks.6.")) for n in trained)
-    assert all(p.requires_grad for n, p in model.features.body.named_parameters()
-               if n.startswith(("blocks.5.", "blocks.6.")))  # fmt: skip
-    optimizer, _ = make_optimizer(model, mcnn_config.validate({})["train"]["sgd"], 10)
-    assert {id(p) for p in optimizer.param_groups[0]["params"]} == {
-        id(p) for n, p in model.features.body.named_parameters() if n in trained
-    }
-    model.train()
-    assert not model.features.training  # batch norm keeps ImageNet's statistics
-    before = {k: v.clone() for k, v in model.features.body.state_dict().items()}
-    model(torch.rand(2, 3, 40, 40)).logsumexp(1).mean().backward()
-    optimizer.step()
-    after = model.features.body.state_dict()
-    assert not torch.equal(
-        before["blocks.6.0.conv_pwl.weight"], after["blocks.6.0.conv_pwl.weight"]
-    )
-    assert torch.equal(before["blocks.4.0.conv_pwl.weight"], after["blocks.4.0.conv_pwl.weight"])
-    with pytest.raises(ValueError, match="trainable_stages 5: the backbone has 5 feature stages"):
-        build_model(lite0(model_cfg, freeze_backbone=True, trainable_stages=5), 3)
-    with pytest.raises(ValueError, match="needs freeze_backbone: true and a timm backbone"):
-        build_model(lite0(model_cfg, trainable_stages=1), 3)
-
-
 def test_freezing_random_features_is_an_error(model_cfg):
     with pytest.raises(ValueError, match="freeze_backbone needs ImageNet weights.*pretrained"):
         build_model(lite0(model_cfg, pretrained=False, freeze_backbone=True), 3)

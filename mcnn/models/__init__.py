@@ -51,12 +51,6 @@ def build_model(cfg: dict, num_labels: int, load_pretrained: bool = True) -> Dee
         )
         # A frozen random backbone would leave the head fitting noise.
         raise ValueError(f"train.model.freeze_backbone needs ImageNet weights, but {why}")
-    if cfg["trainable_stages"] and (backbone in ("compact", "vgg16") or not cfg["freeze_backbone"]):
-        raise ValueError(
-            "train.model.trainable_stages unfreezes stages of a frozen timm backbone: it needs "
-            f"freeze_backbone: true and a timm backbone (got {backbone!r}, freeze_backbone "
-            f"{cfg['freeze_backbone']})"
-        )
     if backbone not in ("compact", "vgg16"):
         return build_timm_deeplab(cfg, num_labels, load_pretrained)
     if cfg["output_stride"] != 8:
@@ -145,7 +139,6 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         "head_channels": 0,
         "freeze_batch_norm": False,
         "freeze_backbone": False,
-        "trainable_stages": 0,
         **checkpoint["model_cfg"],
     }
     model = build_model(model_cfg, checkpoint["num_labels"], load_pretrained=False)

@@ -32,22 +32,6 @@ class TimmFeatures(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.body(images)[-1]
 
-    def train_last_stages(self, stages: int) -> None:
-        """Let the parameters of the last `stages` feature stages train (the rest as they are)."""
-        points = self.body.feature_info.module_name()
-        if not 0 < stages < len(points):
-            raise ValueError(
-                f"train.model.trainable_stages {stages}: the backbone has {len(points)} feature "
-                f"stages ({', '.join(points)}); choose 1..{len(points) - 1}"
-            )
-        boundary = points[-(stages + 1)]  # the last module that stays frozen
-        named = list(self.body.named_parameters())
-        frozen_until = max(
-            i for i, (name, _) in enumerate(named) if name.startswith(boundary + ".")
-        )
-        for _, parameter in named[frozen_until + 1 :]:
-            parameter.requires_grad_(True)
-
     def load_weights(self, weights: Weights) -> None:
         """Copy the backbone's tensors; every one must be in `weights` (its classifier may not)."""
         result = self.body.load_state_dict(weights.state, strict=False)
@@ -90,8 +74,6 @@ def build_timm_deeplab(model_cfg: dict, num_labels: int, load_pretrained: bool) 
         freeze_features=model_cfg["freeze_backbone"],
         **norm,
     )
-    if model_cfg["trainable_stages"]:
-        features.train_last_stages(model_cfg["trainable_stages"])
     if weights is not None:
         model.init_weights = f"{name}: {weights.describe()}"
     elif load_pretrained:
