@@ -31,16 +31,8 @@ def _resize_all(images: np.ndarray, size: tuple[int, int], interpolation: int) -
     return np.stack([cv2.resize(image, size, interpolation=interpolation) for image in images])
 
 
-def coarse_to_fine(
-    frames: np.ndarray,
-    masks: np.ndarray,
-    probs: np.ndarray,
-    tags,
-    cfg: dict,
-    alpha: float,
-    rng: np.random.Generator,
-) -> mcnn_soft.SoftInference:
-    """`mcnn_soft.infer_mcnn` of a batch of large frames, coarse to fine (module docstring).
+def coarse_to_fine(frames, masks, probs, tags, cfg, alpha, rng) -> mcnn_soft.SoftInference:
+    """`mcnn_soft.infer_mcnn` of a batch of large frames (its arguments), coarse to fine.
 
     The record's `accepted` and `fell_back` are those of the coarse search (whether a frame
     kept its motion-mask labels); `energies` are those of the full-size search.
