@@ -49,7 +49,7 @@ from skimage.filters import threshold_otsu  # noqa: E402
 from mcnn import config as mcnn_config  # noqa: E402
 from mcnn.metrics.davis import evaluate_sequence  # noqa: E402
 from mcnn.motion.flow import resize_to_max_side, shot_flows  # noqa: E402
-from mcnn.motion.fst import segment_shot  # noqa: E402
+from mcnn.motion.fst import flow_settings, segment_shot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -77,10 +77,16 @@ BASELINE_FLOW = {"method": "dis", "dis_preset": "medium", "max_side": 400}
 # beyond the location prior. (FST's release constants -- pairwise 5000 / 4000, whole border
 # curves dropped, no occlusion check, recalibration 0.71..1.41 -- segment nothing with DIS flow:
 # J 0.000, 0.000, 0.003 on bear, boat, flamingo, 0.18 mean on the 6 DAVIS sequences run).
+# Added later: DIS at full resolution alone ("finest-scale-0"), and FST on both DIS settings
+# with the label-free vote of mcnn.motion.choice ("two-flow-vote", motion.alternative_flows);
+# the others run FST on one flow.
+ONE_FLOW = {"alternative_flows": []}
 CANDIDATES = {
-    "location-weight-5": {"fst": {"location_weight": 5.0}},  # FST's release; the earlier default
-    "relative-motion-inside": {"fst": {"relative_motion_inside": True}},
-    "location-weight-2": {"fst": {"location_weight": 2.0}},  # low end of the release's [2, 5]
+    "location-weight-5": {**ONE_FLOW, "fst": {"location_weight": 5.0}},  # FST's release
+    "relative-motion-inside": {**ONE_FLOW, "fst": {"relative_motion_inside": True}},
+    "location-weight-2": {**ONE_FLOW, "fst": {"location_weight": 2.0}},  # low end of [2, 5]
+    "finest-scale-0": {**ONE_FLOW, "flow": {"dis_finest_scale": 0}},
+    "two-flow-vote": {"alternative_flows": [{"dis_finest_scale": 0}]},
 }
 
 
@@ -271,13 +277,21 @@ class ScoreTable:
 def evaluate(seq: Sequence, motion: dict, table: ScoreTable, seed: int, fresh=False) -> dict:
     """J/F and CPU cost of the motion stage with settings `motion` on one sequence (cached;
     `fresh`: everything computed again, nothing stored, to time it)."""
-    key = _key({"flow": motion["flow"], "fst": motion["fst"]})  # what the scores depend on
+    settings = flow_settings(motion)
+    # What the scores depend on (one flow: the key of the scores cached before
+    # motion.alternative_flows existed).
+    flows_key = {"flow": settings[0]} if len(settings) == 1 else {"flows": settings}
+    key = _key({**flows_key, "fst": motion["fst"]})
     row = None if fresh else table.get(key, seq)
     if row is not None:
         return row
-    forward, backward, cpu_flow = cached_flows(seq, motion["flow"], fresh)
+    flows, cpu_flow = [], 0.0
+    for flow_cfg in settings:
+        forward, backward, cpu = cached_flows(seq, flow_cfg, fresh)
+        flows.append((forward, backward))
+        cpu_flow += cpu
     start = cpu_seconds()
-    seg = segment_shot(seq.frames, motion, seed, name=seq.name, flows=(forward, backward))
+    seg = segment_shot(seq.frames, motion, seed, name=seq.name, flows=flows)
     cpu_fst = cpu_seconds() - start
     row = {
         "key": key,

@@ -120,7 +120,7 @@ def motion_step_settings():
             "external": motion["external"],
             "flow": {"max_side": motion["flow"]["max_side"]},
         }
-    return {key: motion[key] for key in ("method", "flow", "fst")}
+    return {key: motion[key] for key in ("method", "flow", "alternative_flows", "fst")}
 
 
 def motion_figure_targets():

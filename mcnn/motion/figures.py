@@ -82,7 +82,10 @@ def stage_figure(
         labels = st.superpixels.labels[t]
         panels = [
             (f"frame {t}", small[t]),
-            ("flow", flow_colours(own_flow[t])),
+            (
+                f"flow {seg.flow} (vote {seg.points})" if len(seg.points) > 1 else "flow",
+                flow_colours(own_flow[t]),
+            ),
             ("motion boundaries", heat(seg.boundary[t])),
             ("inside-outside", heat(st.inside[t].astype(np.float32))),
             ("location prior", heat(st.location[labels])),

@@ -16,8 +16,10 @@ import maxflow
 import numpy as np
 from skimage.filters import threshold_otsu
 
+from mcnn.config import validate
 from mcnn.core import gmm
 from mcnn.core.io import DataError
+from mcnn.motion import choice
 from mcnn.motion.boundaries import flow_gradient_magnitude
 from mcnn.motion.flow import consistent_flow, resize_to_max_side, shot_flows
 from mcnn.motion.inside_outside import inside_outside
@@ -56,6 +58,22 @@ class ShotSegmentation:
     boundary: np.ndarray  # (T, h, w) float32 motion-boundary strength in [0, 1]
     scale: float  # h / original frame height
     stages: ShotStages | None = None
+    flow: int = 0  # which flow made it: 0 = motion.flow, k = motion.alternative_flows[k-1]
+    points: tuple[int, ...] = (0,)  # the label-free vote of mcnn.motion.choice, per flow
+
+
+def flow_settings(cfg: dict) -> list[dict]:
+    """`motion.flow`, then each of `motion.alternative_flows` (overrides of it), validated."""
+    settings = [cfg["flow"]]
+    for override in cfg["alternative_flows"]:
+        if "max_side" in override and override["max_side"] != cfg["flow"]["max_side"]:
+            raise ValueError(
+                f"motion.alternative_flows: {override} changes max_side; every flow of a shot"
+                " must be computed at motion.flow.max_side"
+            )
+        merged = {**cfg["flow"], **override}
+        settings.append(validate({"motion": {"flow": merged}})["motion"]["flow"])
+    return settings
 
 
 def segment_shot(
@@ -63,15 +81,19 @@ def segment_shot(
     cfg: dict,
     seed: int,
     name: str = "shot",
-    flows: tuple[np.ndarray, np.ndarray] | None = None,
+    flows: list[tuple[np.ndarray, np.ndarray]] | None = None,
     keep_stages: bool = False,
 ) -> ShotSegmentation:
     """Segment the moving foreground of one shot.
 
     `frames`: RGB uint8 (H, W, 3), all the same size, at least 2. `cfg`: `config["motion"]`.
     `name` identifies the shot in errors (DataError on unusable input). `flows`: the shot's
-    (forward, backward) flow at the working size if already computed (benchmarks cache them).
-    `keep_stages`: also return the intermediate results (`ShotStages`).
+    (forward, backward) flow at the working size per flow of `flow_settings(cfg)`, if already
+    computed (benchmarks cache them). `keep_stages`: also return the intermediate results
+    (`ShotStages`) of the chosen segmentation.
+
+    With `motion.alternative_flows`, FST runs once per flow (the superpixels are shared: they
+    do not depend on the flow) and `mcnn.motion.choice` picks one segmentation without labels.
     """
     if len(frames) < 2:
         raise DataError(name, f"{len(frames)} frame(s): optical flow needs at least 2")
@@ -81,9 +103,52 @@ def segment_shot(
     fst = cfg["fst"]
     small = [resize_to_max_side(f, cfg["flow"]["max_side"]) for f in frames]
     scale = small[0].shape[0] / frames[0].shape[0]
-    forward, backward = shot_flows(small, cfg["flow"]) if flows is None else flows
-    if forward.shape != (len(small) - 1, *small[0].shape[:2], 2):
-        raise DataError(name, f"flow {forward.shape} does not match {len(small)} frames")
+    settings = flow_settings(cfg)
+    if flows is None:
+        flows = [shot_flows(small, flow_cfg) for flow_cfg in settings]
+    if len(flows) != len(settings):
+        raise ValueError(f"{len(flows)} flows given for {len(settings)} flow settings")
+    for forward, _ in flows:
+        if forward.shape != (len(small) - 1, *small[0].shape[:2], 2):
+            raise DataError(name, f"flow {forward.shape} does not match {len(small)} frames")
+    sp = build_superpixels(small, fst)
+    runs = [_segment_with_flow(sp, forward, backward, fst, seed) for forward, backward in flows]
+    chosen, points = 0, np.zeros(1, int)
+    if len(runs) > 1:
+        chosen, points, _ = choice.choose(
+            [run.foreground[sp.labels] for run in runs],
+            np.stack([run.inside for run in runs]),
+            np.stack([run.boundary for run in runs]),
+        )
+    run = runs[chosen]
+    forward, backward = flows[chosen]
+    stages = None
+    if keep_stages:
+        stages = ShotStages(
+            forward, backward, run.inside, sp, run.location, run.appearance, run.foreground
+        )
+    return ShotSegmentation(
+        run.foreground[sp.labels],
+        run.boundary,
+        scale,
+        stages,
+        chosen,
+        tuple(int(p) for p in points),
+    )
+
+
+@dataclass
+class _FlowRun:
+    """FST's stages on one flow of a shot."""
+
+    inside: np.ndarray  # (T, h, w) bool
+    boundary: np.ndarray  # (T, h, w) float32
+    location: np.ndarray  # (N,)
+    appearance: np.ndarray  # (N,)
+    foreground: np.ndarray  # (N,) bool
+
+
+def _segment_with_flow(sp, forward, backward, fst: dict, seed: int) -> _FlowRun:
     # Frame t's boundaries come from its flow to t+1; the last frame has only flow to T-2.
     own_flow = list(forward) + [backward[-1]]
     maps = [inside_outside(flow, fst) for flow in own_flow]
@@ -91,15 +156,10 @@ def segment_shot(
     boundary = np.stack([m[1] for m in maps])
     if fst["relative_motion_inside"]:
         inside |= np.stack([relative_motion(flow, fst["relative_motion_min"]) for flow in own_flow])
-
-    sp = build_superpixels(small, fst)
     ratio = sp.mean(inside)
     location = location_prior(sp, ratio, forward, backward, fst)
     foreground, appearance = segment_superpixels(sp, ratio, location, forward, fst, seed)
-    stages = None
-    if keep_stages:
-        stages = ShotStages(forward, backward, inside, sp, location, appearance, foreground)
-    return ShotSegmentation(foreground[sp.labels], boundary, scale, stages)
+    return _FlowRun(inside, boundary, location, appearance, foreground)
 
 
 def relative_motion(flow: np.ndarray, minimum: float) -> np.ndarray:

@@ -68,6 +68,8 @@ def segment_row(row: dict, params: dict, seed: int) -> ShotMotion:
         # A per-shot seed that does not depend on which other shots the video has.
         shot_seed = zlib.crc32(f"{seed}:{shot_id}".encode())
         seg = segment_shot(frames, params, shot_seed, name=shot_id)
+        if len(seg.points) > 1:
+            log.info("shot %s: FST kept flow %d (vote %s)", shot_id, seg.flow, seg.points)
     except DataError as exc:
         log.warning("shot %s failed: %s", shot_id, exc)
         return ShotMotion(

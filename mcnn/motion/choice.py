@@ -1,0 +1,81 @@
+"""A label-free choice between FST segmentations of one shot made with different flows.
+
+FST's result on a shot hangs on details of the flow: which superpixels the inside-outside maps
+pick up first decides whether the segmentation grows to the object or stays on fragments, and
+one flow setting moves J on single real sequences by +0.5 or -0.7 (benchmarks/README.md).
+A segmentation that failed that way shows it without ground truth: its masks flicker from
+frame to frame, their outlines leave the motion boundaries, they agree less with what moves.
+Each criterion below scores one of these signs; each criterion gives a point to the
+segmentation(s) it scores best, and the one with the most points wins (ties: the first, the
+`motion.flow` setting). The criteria were all written down before any choice was scored, and
+the vote counts all of them, so that no single one was picked by its score.
+
+Arrays: `masks` (T, h, w) bool of one segmentation; `inside` and `boundary` (V, T, h, w): the
+inside-outside maps and motion-boundary strengths of all V segmentations' flows.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# A frame is "valid" when its mask covers 2.5-50 % of it (the paper's shot-pruning bounds, 4.2).
+VALID_AREA = (0.025, 0.5)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = (a | b).sum()
+    return float((a & b).sum() / union) if union else 1.0
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """Pixels within one pixel (chessboard) of the mask's outline."""
+    kernel = np.ones((3, 3), np.uint8)
+    mask = mask.astype(np.uint8)
+    return cv2.dilate(mask, kernel) != cv2.erode(mask, kernel)
+
+
+def criteria(masks: np.ndarray, index: int, inside: np.ndarray, boundary: np.ndarray) -> dict:
+    """The scores (higher = better) of segmentation `index`, whose masks are `masks`."""
+    frames = len(masks)
+    own_inside, own_boundary = inside[index], boundary[index]
+    any_inside = inside.any(0)
+    others_inside = np.delete(inside, index, 0).any(0)
+    mean_boundary = boundary.mean(0)
+    area = masks.reshape(frames, -1).mean(1)
+    outlines = [_outline(m) for m in masks]
+
+    def on_outline(strength: np.ndarray, t: int) -> float:
+        return float(strength[t][outlines[t]].mean()) if outlines[t].any() else 0.0
+
+    moving = [(masks[t] & any_inside[t]).sum() for t in range(frames)]
+    return {
+        # agreement with the inside-outside maps: its own flow's, all flows', the other flows'
+        "inside_own": np.mean([_iou(masks[t], own_inside[t]) for t in range(frames)]),
+        "inside_any": np.mean([_iou(masks[t], any_inside[t]) for t in range(frames)]),
+        "inside_others": np.mean([_iou(masks[t], others_inside[t]) for t in range(frames)]),
+        # share of the mask that moves, and of what moves that the mask covers
+        "moving_precision": np.mean([moving[t] / max(masks[t].sum(), 1) for t in range(frames)]),
+        "moving_recall": np.mean([moving[t] / max(any_inside[t].sum(), 1) for t in range(frames)]),
+        # stability in time: overlap of consecutive masks, spread of the mask's area
+        "temporal_overlap": np.mean([_iou(masks[t], masks[t + 1]) for t in range(frames - 1)]),
+        "area_steadiness": -area.std() / max(area.mean(), 1e-6),
+        "valid_frames": np.mean((area >= VALID_AREA[0]) & (area <= VALID_AREA[1])),
+        # motion-boundary strength on the outline: its own flow's, all flows' mean, and that
+        # mean relative to the frame's
+        "outline_boundary_own": np.mean([on_outline(own_boundary, t) for t in range(frames)]),
+        "outline_boundary_mean": np.mean([on_outline(mean_boundary, t) for t in range(frames)]),
+        "outline_boundary_ratio": np.mean(
+            [on_outline(mean_boundary, t) / (mean_boundary[t].mean() + 1e-6) for t in range(frames)]
+        ),
+    }
+
+
+def choose(masks: list[np.ndarray], inside: np.ndarray, boundary: np.ndarray):
+    """(index of the chosen segmentation, points per segmentation, scores per segmentation)."""
+    scores = [criteria(m, i, inside, boundary) for i, m in enumerate(masks)]
+    points = np.zeros(len(masks), int)
+    for name in scores[0]:
+        values = np.array([s[name] for s in scores])
+        points += values == values.max()
+    return int(np.argmax(points)), points, scores

@@ -1,0 +1,109 @@
+"""The label-free choice between FST segmentations made with different flows."""
+
+import cv2
+import numpy as np
+import pytest
+from conftest import shared_dataset
+from test_fst import moving_object_clip
+
+from mcnn import config
+from mcnn.metrics.davis import evaluate_sequence
+from mcnn.motion import choice
+from mcnn.motion.fst import flow_settings, segment_shot
+
+
+def square_masks(frames=6, size=40, side=16, jitter=0):
+    """A square moving 2 px/frame; `jitter` > 0 also shrinks every other frame's square."""
+    masks = np.zeros((frames, size, size), bool)
+    for t in range(frames):
+        s = side - jitter * (t % 2)
+        masks[t, 10 : 10 + s, 5 + 2 * t : 5 + 2 * t + s] = True
+    return masks
+
+
+def test_a_steady_segmentation_on_the_motion_boundaries_beats_a_flickering_fragment():
+    steady = square_masks()
+    flicker = square_masks(jitter=10)
+    outline = np.stack([cv2.dilate(m.astype(np.uint8), np.ones((3, 3))) != cv2.erode(
+        m.astype(np.uint8), np.ones((3, 3))) for m in steady]).astype(np.float32)  # fmt: skip
+    inside = np.stack([steady, steady])
+    boundary = np.stack([outline, outline])
+    own = choice.criteria(steady, 0, inside, boundary)
+    other = choice.criteria(flicker, 1, inside, boundary)
+    assert own["temporal_overlap"] == pytest.approx(14 * 16 / (18 * 16))  # 2-px shift, 16 rows
+    assert own["area_steadiness"] == 0 > other["area_steadiness"]
+    assert own["inside_own"] == own["inside_any"] == own["moving_recall"] == 1.0
+    assert own["outline_boundary_mean"] == 1.0 > other["outline_boundary_mean"]
+    index, points, scores = choice.choose([flicker, steady], inside, boundary)
+    assert index == 1 and points[1] > points[0] and scores[1]["valid_frames"] == 1.0
+    # Equal segmentations tie on every criterion: the first (motion.flow) is kept.
+    index, points, _ = choice.choose([steady, steady], inside, boundary)
+    assert index == 0 and points[0] == points[1] == len(scores[0])
+
+
+def test_the_chosen_segmentation_is_fst_on_that_flow_alone():
+    frames, _ = moving_object_clip(n_frames=6)
+    cfg = config.validate({"motion": {"alternative_flows": [{"dis_preset": "fast"}]}})["motion"]
+    seg = segment_shot(frames, cfg, seed=0)
+    assert len(seg.points) == 2 and seg.flow == int(np.argmax(seg.points))
+    alone = config.validate({"motion": {"alternative_flows": []}})["motion"]
+    alone["flow"] = flow_settings(cfg)[seg.flow]
+    single = segment_shot(frames, alone, seed=0)
+    assert single.points == (0,) and single.flow == 0
+    np.testing.assert_array_equal(seg.masks, single.masks)
+    np.testing.assert_array_equal(seg.boundary, single.boundary)
+
+
+def test_alternative_flows_are_overrides_of_flow_checked_against_its_schema():
+    cfg = config.validate(
+        {"motion": {"flow": {"max_side": 200}, "alternative_flows": [{"dis_finest_scale": 0}]}}
+    )["motion"]
+    first, second = flow_settings(cfg)
+    assert first == cfg["flow"] and second == {**cfg["flow"], "dis_finest_scale": 0}
+    cfg["alternative_flows"] = [{"max_side": 300}]
+    with pytest.raises(ValueError, match="max_side"):
+        flow_settings(cfg)
+    cfg["alternative_flows"] = [{"dis_preset": "slowest"}]
+    with pytest.raises(Exception, match="slowest"):
+        flow_settings(cfg)
+
+
+def _davis_shot(name):
+    root = shared_dataset("davis2016")
+    paths = sorted((root / "JPEGImages" / "480p" / name).glob("*.jpg"))
+    masks = [root / "Annotations" / "480p" / name / f"{p.stem}.png" for p in paths]
+    return paths, masks
+
+
+def _segtrack_birdfall():
+    root = shared_dataset("segtrack_v1")
+    numbers = range(1, 31)  # birdfall's frames in the FST release's segmentSegTrack.m
+    return [root / f"{n:08d}.jpg" for n in numbers], [
+        root / "GroundTruth" / f"{n:08d}.png" for n in numbers
+    ]
+
+
+@pytest.mark.parametrize(
+    "shot, kept",
+    [(lambda: _davis_shot("dog-agility"), 0), (_segtrack_birdfall, 1)],
+    ids=["davis-dog-agility", "segtrack-birdfall"],
+)
+def test_on_real_frames_the_vote_keeps_the_segmentation_that_found_the_object(shot, kept):
+    """FST on DIS medium finds the dog of dog-agility (25 frames) and stays on fragments with
+    DIS at full resolution (J 0.42 vs 0.04 in benchmarks/README.md); on SegTrack's birdfall
+    (30 frames) it is the other way round (0.31 vs 0.64). The vote must keep the better one."""
+    frame_paths, mask_paths = shot()
+    frames = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in frame_paths]
+    truth = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) >= 128 for p in mask_paths]
+    cfg = config.validate({})["motion"]
+    seg = segment_shot(frames, cfg, seed=0)
+    scores = []
+    for flow_cfg in flow_settings(cfg):
+        alone = {**cfg, "flow": flow_cfg, "alternative_flows": []}
+        masks = segment_shot(frames, alone, seed=0).masks
+        size = truth[0].shape[::-1]
+        upscaled = [cv2.resize(m.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+                    for m in masks]  # fmt: skip
+        scores.append(evaluate_sequence(upscaled[1:-1], truth[1:-1])["J_mean"])
+    assert max(scores) > min(scores) + 0.2  # the two flows really disagree here
+    assert int(np.argmax(scores)) == kept and seg.flow == kept
