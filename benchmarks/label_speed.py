@@ -3,8 +3,8 @@
 Per sequence, FST (mcnn.motion.fst, the motion stage's settings) segments the first 40 frames
 once (cached under --cache); the batch is every 4th frame (10), squashed to 321 x 321 as the
 training crop. The network scores are those of an untrained network (`--checkpoint` for a
-trained one) at its output stride, as at the start of training. Label inference runs on the same
-frames
+trained one, `--uniform` for flat 1/K scores) at its output stride, as at the start of training.
+Label inference runs on the same frames
 
 - at the resolution the loss uses (ceil(321 / label_stride) = 41 px a side, what training does),
   labels upsampled to 321 for the IoU, and
@@ -20,7 +20,7 @@ method: ms/frame, ratio to grabCut, mean IoU with the ground truth (at 321 px, a
 mask, and whether a second run gives the same labels.
 
     python benchmarks/label_speed.py [--data ../shared/data/davis2016] [--sequences boat ...]
-        [--full] [--sides ...] [--checkpoint model.pt] [--labels '{"iterations": 4}']
+        [--full] [--sides ...] [--checkpoint model.pt | --uniform] [--labels '{"iterations": 4}']
 """
 
 from __future__ import annotations
@@ -80,10 +80,15 @@ def fst_masks(frames: list[np.ndarray], sequence: str, cache: Path) -> np.ndarra
     return np.stack([cv2.resize(m, (SIZE, SIZE), interpolation=cv2.INTER_NEAREST) for m in masks])
 
 
-def network_probs(frames: np.ndarray, checkpoint: Path | None) -> np.ndarray:
-    """Softmax (B, K, 41, 41) of the network at its output stride."""
+def network_probs(frames: np.ndarray, checkpoint: Path | None, uniform: bool) -> np.ndarray:
+    """Softmax (B, K, 41, 41) of the network at its output stride (`uniform`: 1/K everywhere)."""
     from mcnn.models import build_model, load_model
 
+    if uniform:
+        side = math.ceil(SIZE / 8)
+        return np.full(
+            (len(frames), 1 + len(CLASSES), side, side), 1 / (1 + len(CLASSES)), np.float32
+        )
     if checkpoint is None:
         torch.manual_seed(0)
         model_cfg = {**validate({})["train"]["model"], "backbone": "compact"}
@@ -180,6 +185,9 @@ def main() -> None:
     )
     parser.add_argument("--cache", type=Path, default=repo / "results" / "bench" / "label_fst")
     parser.add_argument("--checkpoint", type=Path, help="network checkpoint (default: untrained)")
+    parser.add_argument(
+        "--uniform", action="store_true", help="flat network scores (1/K) instead of a network's"
+    )
     parser.add_argument("--full", action="store_true", help="also infer at the full 321 x 321")
     parser.add_argument(
         "--sides", nargs="+", type=int, default=[], help="also infer at these sides (e.g. 81 161)"
@@ -219,7 +227,7 @@ def main() -> None:
         frames = np.stack([cv2.resize(f, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
                            for f in shot[::STEP]])  # fmt: skip
         motion = fst_masks(shot, sequence, args.cache)
-        probs = network_probs(frames, args.checkpoint)
+        probs = network_probs(frames, args.checkpoint, args.uniform)
         tag = CLASSES.index(labels_of[sequence]) + 1 if labels_of[sequence] in CLASSES else 1
         second = 1 + (tag % len(CLASSES))
         methods["motion"].add(0.0, motion > 0, truth)
@@ -237,7 +245,7 @@ def main() -> None:
                 run_mcnn(method, *batch, resize_probs(probs, s), tags, run_cfg, truth)
         print(f"{sequence}: done", flush=True)
     n_frames = methods["grabcut"].frames
-    network = args.checkpoint or "an untrained compact network"
+    network = "uniform (1/K)" if args.uniform else args.checkpoint or "an untrained compact network"
     print(
         f"\n{n_frames} frames of {len(args.sequences)} DAVIS sequences, {SIZE} x {SIZE}, FST masks,"
         f" scores of {network}, alpha {cfg['alpha']}"

@@ -114,6 +114,32 @@ def test_alpha_expansion_gives_each_tag_its_object(default_config):
     assert (labels[~(first | second)] == 0).mean() > 0.95
 
 
+def test_tags_with_equal_scores_are_one_label_found_by_one_exact_cut(default_config):
+    """Uniform scores (or alpha 0) make two tags' unaries equal: the lower tag takes every
+    object pixel, by the one-tag graph cut, at an energy no higher than alpha-expansion's."""
+    rng = np.random.default_rng(6)
+    frames, truth = _scene(rng, batch=3)
+    motion = np.roll(truth, 4, axis=2)
+    cfg = _cfg(default_config)
+    two = infer_mcnn(frames, motion, _uniform(3), [7, TAG], cfg, 1.0, np.random.default_rng(1))
+    one = infer_mcnn(frames, motion, _uniform(3), [TAG], cfg, 1.0, np.random.default_rng(1))
+    np.testing.assert_array_equal(two.labels, one.labels)
+    assert set(np.unique(two.labels)) == {0, TAG}
+    label_set = np.array([0, TAG, 7])
+    start = np.searchsorted(label_set, motion * TAG).astype(np.intp)
+    expansion = mcnn_soft.search(
+        frames, motion, _uniform(3), label_set, start, None, cfg, 1.0,
+        np.random.default_rng(1), cfg["iterations"],
+    )  # fmt: skip
+    assert two.energies[-1].sum() <= expansion.energies[-1].sum() + 1e-6
+    # alpha 0: the network term vanishes whatever the scores; distinct scores keep both tags.
+    probs = _uniform(3)
+    probs[:, 7] += 0.01
+    assert mcnn_soft.distinct_tags(probs, [7, TAG], 0.0, 1e-6) == [TAG]
+    assert mcnn_soft.distinct_tags(probs, [7, TAG], 1.0, 1e-6) == [TAG, 7]
+    assert mcnn_soft.distinct_tags(_uniform(3), [7, TAG, 1], 1.0, 1e-6) == [1]
+
+
 def test_search_record_and_labels_are_reproducible(default_config):
     rng = np.random.default_rng(4)
     frames, truth = _scene(rng, batch=4)

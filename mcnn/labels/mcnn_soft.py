@@ -130,7 +130,8 @@ def infer_mcnn(
     Frames whose shorter side exceeds `cfg["coarse_side"]` (when > 0) are labelled coarse to
     fine (`coarse_to_fine`); the result is the same search's record either way.
     """
-    label_set = np.array([0, *sorted(tags)])
+    tags = distinct_tags(probs, tags, alpha, cfg["prob_floor"])
+    label_set = np.array([0, *tags])
     masks = (np.asarray(masks) > 0).astype(np.uint8)
     batch, height, width = masks.shape
     if len(label_set) == 1:
@@ -144,6 +145,28 @@ def infer_mcnn(
         return coarse_to_fine(frames, masks, probs, tags, cfg, alpha, rng)
     start = np.searchsorted(label_set, hard_labels(masks, probs, tags)).astype(np.intp)
     return search(frames, masks, probs, label_set, start, None, cfg, alpha, rng, cfg["iterations"])
+
+
+def distinct_tags(probs: np.ndarray, tags, alpha: float, floor: float) -> list[int]:
+    """The sorted tags less those whose unary costs equal a lower tag's at every pixel.
+
+    Object labels share the foreground colour model, so two tags whose network terms are equal
+    throughout the batch (alpha 0, as at the start of an alpha ramp, or a uniform network) have
+    equal unaries. Then for any labelling, giving the higher tag's pixels to the lower one keeps
+    every unary and removes Potts costs between the two: the best labelling uses the lower tag
+    alone, which one graph cut finds exactly (alpha-expansion over both would at best reach the
+    same energy, at the cost of a move per label per iteration). Ties go to the lower label, as
+    in `hard_labels`.
+    """
+    tags = sorted(tags)
+    if alpha == 0:
+        return tags[:1]
+    clipped = np.maximum(np.asarray(probs)[:, tags], floor)
+    kept = []
+    for k, tag in enumerate(tags):
+        if not any(np.array_equal(clipped[:, k], clipped[:, tags.index(t)]) for t in kept):
+            kept.append(tag)
+    return kept
 
 
 def search(
