@@ -110,7 +110,12 @@ rule motion_figures:
         mem_mb=3000,
         runtime=30,
     params:
-        settings=as_json({key: config["motion"][key] for key in ("flow", "alternative_flows", "fst")}),
+        settings=as_json(
+            {
+                key: config["motion"][key]
+                for key in ("flow", "alternative_flows", "fst")
+            }
+        ),
         frames=config["motion"]["figures"]["frames"],
         seed=config["seed"],
     shell:
