@@ -9,7 +9,7 @@ import pytest
 from conftest import random_potts_problem
 
 from mcnn.labels import energy, graphcut, infer_mcnn
-from mcnn.labels.coarse_to_fine import label_edges
+from mcnn.labels.energy import label_edges
 
 K = 11
 TAG = 3

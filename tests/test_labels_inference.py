@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from mcnn.labels import infer_labels, infer_mcnn, mcnn_soft
+from mcnn.labels.energy import label_edges
 
 K = 11  # background + 10 classes
 TAG = 3
@@ -138,6 +139,30 @@ def test_tags_with_equal_scores_are_one_label_found_by_one_exact_cut(default_con
     assert mcnn_soft.distinct_tags(probs, [7, TAG], 0.0, 1e-6) == [TAG]
     assert mcnn_soft.distinct_tags(probs, [7, TAG], 1.0, 1e-6) == [TAG, 7]
     assert mcnn_soft.distinct_tags(_uniform(3), [7, TAG, 1], 1.0, 1e-6) == [1]
+
+
+def test_later_expansion_iterations_move_only_near_the_label_changes(default_config):
+    """With several tags, iterations after the first change pixels only within expansion_band
+    of the labelling they start from; a band as wide as the frame is the whole-frame search."""
+    rng = np.random.default_rng(7)
+    frames, truth = _scene(rng, batch=3)
+    motion = np.roll(truth, 6, axis=2) ^ (rng.random(truth.shape) < 0.05)
+    probs = _uniform(3)
+    probs[:, 7] = np.where(truth, 0.2, 0.05)
+    probs /= probs.sum(1, keepdims=True)
+    tags = [TAG, 7]
+
+    def infer(**overrides):
+        cfg = _cfg(default_config, **overrides)
+        return infer_mcnn(frames, motion, probs, tags, cfg, 1.0, np.random.default_rng(2))
+
+    first = infer(iterations=1).labels
+    later = infer(iterations=2, expansion_band=1).labels
+    near = np.stack([label_edges(f, 1) for f in first])
+    assert (later != first).any() and not ((later != first) & ~near).any()
+    np.testing.assert_array_equal(
+        infer(iterations=4, expansion_band=40).labels, infer(iterations=4, expansion_band=0).labels
+    )
 
 
 def test_search_record_and_labels_are_reproducible(default_config):

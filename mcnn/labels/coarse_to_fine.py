@@ -18,13 +18,7 @@ import cv2
 import numpy as np
 
 from mcnn.labels import mcnn_soft
-
-
-def label_edges(labels: np.ndarray, radius: int) -> np.ndarray:
-    """Pixels within `radius` (chessboard distance) of a pixel of another label, bool (H, W)."""
-    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    labels = np.asarray(labels, np.uint8)
-    return cv2.dilate(labels, kernel) != cv2.erode(labels, kernel)
+from mcnn.labels.energy import label_edges
 
 
 def _resize_all(images: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:

@@ -37,6 +37,13 @@ def boundary_band(mask: np.ndarray, radius: int) -> np.ndarray:
     return cv2.dilate(mask, disk) != cv2.erode(mask, disk)
 
 
+def label_edges(labels: np.ndarray, radius: int) -> np.ndarray:
+    """Pixels within `radius` (chessboard distance) of a pixel of another label, bool (H, W)."""
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    labels = np.asarray(labels, np.uint8)
+    return cv2.dilate(labels, kernel) != cv2.erode(labels, kernel)
+
+
 def band_radius(shape: tuple[int, int], cfg: dict) -> int:
     """The band half-width in pixels for a frame of this size."""
     if cfg["band_width"] <= 0:

@@ -23,6 +23,10 @@ and keeps a frame's cut only where its energy does not rise; the others keep the
 with its motion-mask labels: it *fell back* to 'M-CNN* hard', which `SoftInference.fell_back`
 records (training logs the share). The search ends after `iterations` iterations or when no
 frame changes.
+
+Several tags: after the first iteration, the expansion moves run only near the current label
+changes (`expansion_band`, a choice, not the paper's: faster, and on real frames the whole-frame
+moves of later iterations mostly let the labels spread into background of the object's colours).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from mcnn.labels.energy import (
     band_radius,
     boundary_band,
     energy,
+    label_edges,
     network_costs,
     pairwise_weights,
     unary_costs,
@@ -227,11 +232,17 @@ def search(
     else:
         workspace = grid_workspace((height, width))
         grids = [ExpansionGrid(w, workspace) for w in weights]
-    for _ in range(iterations):
+    band = cfg["expansion_band"] if free is None and len(label_set) > 2 else 0
+    for iteration in range(iterations):
         proposal = np.empty_like(labels)
         for b in range(batch):
             if free is not None:
                 proposal[b] = bands[b].solve(unaries[b], labels[b], cfg["expansion_cycles"])
+            elif band and iteration > 0:
+                near = BandSolver(
+                    weights[b], label_edges(labels[b], band), labels[b], len(label_set)
+                )
+                proposal[b] = near.solve(unaries[b], labels[b], cfg["expansion_cycles"])
             elif len(label_set) == 2:
                 proposal[b] = cuts[b].solve(unaries[b][0], unaries[b][1])
             else:
