@@ -16,23 +16,13 @@ inside-outside maps and motion-boundary strengths of all V segmentations' flows.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+
+from mcnn.labels.energy import label_edges
+from mcnn.metrics.davis import region_similarity
 
 # A frame is "valid" when its mask covers 2.5-50 % of it (the paper's shot-pruning bounds, 4.2).
 VALID_AREA = (0.025, 0.5)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = (a | b).sum()
-    return float((a & b).sum() / union) if union else 1.0
-
-
-def _outline(mask: np.ndarray) -> np.ndarray:
-    """Pixels within one pixel (chessboard) of the mask's outline."""
-    kernel = np.ones((3, 3), np.uint8)
-    mask = mask.astype(np.uint8)
-    return cv2.dilate(mask, kernel) != cv2.erode(mask, kernel)
 
 
 def criteria(masks: np.ndarray, index: int, inside: np.ndarray, boundary: np.ndarray) -> dict:
@@ -43,7 +33,11 @@ def criteria(masks: np.ndarray, index: int, inside: np.ndarray, boundary: np.nda
     others_inside = np.delete(inside, index, 0).any(0)
     mean_boundary = boundary.mean(0)
     area = masks.reshape(frames, -1).mean(1)
-    outlines = [_outline(m) for m in masks]
+    outlines = [label_edges(m, 1) for m in masks]  # pixels next to the mask's outline
+
+    def overlap(a: np.ndarray, b: np.ndarray) -> float:
+        """Mean J (IoU; 1 when both are empty) of two stacks of masks, frame by frame."""
+        return float(np.mean([region_similarity(x, y) for x, y in zip(a, b, strict=True)]))
 
     def on_outline(strength: np.ndarray, t: int) -> float:
         return float(strength[t][outlines[t]].mean()) if outlines[t].any() else 0.0
@@ -51,14 +45,14 @@ def criteria(masks: np.ndarray, index: int, inside: np.ndarray, boundary: np.nda
     moving = [(masks[t] & any_inside[t]).sum() for t in range(frames)]
     return {
         # agreement with the inside-outside maps: its own flow's, all flows', the other flows'
-        "inside_own": np.mean([_iou(masks[t], own_inside[t]) for t in range(frames)]),
-        "inside_any": np.mean([_iou(masks[t], any_inside[t]) for t in range(frames)]),
-        "inside_others": np.mean([_iou(masks[t], others_inside[t]) for t in range(frames)]),
+        "inside_own": overlap(masks, own_inside),
+        "inside_any": overlap(masks, any_inside),
+        "inside_others": overlap(masks, others_inside),
         # share of the mask that moves, and of what moves that the mask covers
         "moving_precision": np.mean([moving[t] / max(masks[t].sum(), 1) for t in range(frames)]),
         "moving_recall": np.mean([moving[t] / max(any_inside[t].sum(), 1) for t in range(frames)]),
         # stability in time: overlap of consecutive masks, spread of the mask's area
-        "temporal_overlap": np.mean([_iou(masks[t], masks[t + 1]) for t in range(frames - 1)]),
+        "temporal_overlap": overlap(masks[:-1], masks[1:]),
         "area_steadiness": -area.std() / max(area.mean(), 1e-6),
         "valid_frames": np.mean((area >= VALID_AREA[0]) & (area <= VALID_AREA[1])),
         # motion-boundary strength on the outline: its own flow's, all flows' mean, and that

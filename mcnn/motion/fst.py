@@ -116,39 +116,23 @@ def segment_shot(
     chosen, points = 0, np.zeros(1, int)
     if len(runs) > 1:
         chosen, points, _ = choice.choose(
-            [run.foreground[sp.labels] for run in runs],
-            np.stack([run.inside for run in runs]),
-            np.stack([run.boundary for run in runs]),
+            [stages.foreground[sp.labels] for stages, _ in runs],
+            np.stack([stages.inside for stages, _ in runs]),
+            np.stack([boundary for _, boundary in runs]),
         )
-    run = runs[chosen]
-    forward, backward = flows[chosen]
-    stages = None
-    if keep_stages:
-        stages = ShotStages(
-            forward, backward, run.inside, sp, run.location, run.appearance, run.foreground
-        )
+    stages, boundary = runs[chosen]
     return ShotSegmentation(
-        run.foreground[sp.labels],
-        run.boundary,
+        stages.foreground[sp.labels],
+        boundary,
         scale,
-        stages,
+        stages if keep_stages else None,
         chosen,
         tuple(int(p) for p in points),
     )
 
 
-@dataclass
-class _FlowRun:
-    """FST's stages on one flow of a shot."""
-
-    inside: np.ndarray  # (T, h, w) bool
-    boundary: np.ndarray  # (T, h, w) float32
-    location: np.ndarray  # (N,)
-    appearance: np.ndarray  # (N,)
-    foreground: np.ndarray  # (N,) bool
-
-
-def _segment_with_flow(sp, forward, backward, fst: dict, seed: int) -> _FlowRun:
+def _segment_with_flow(sp, forward, backward, fst: dict, seed: int):
+    """FST's stages on one flow of a shot, and its motion-boundary strengths (T, h, w)."""
     # Frame t's boundaries come from its flow to t+1; the last frame has only flow to T-2.
     own_flow = list(forward) + [backward[-1]]
     maps = [inside_outside(flow, fst) for flow in own_flow]
@@ -159,7 +143,8 @@ def _segment_with_flow(sp, forward, backward, fst: dict, seed: int) -> _FlowRun:
     ratio = sp.mean(inside)
     location = location_prior(sp, ratio, forward, backward, fst)
     foreground, appearance = segment_superpixels(sp, ratio, location, forward, fst, seed)
-    return _FlowRun(inside, boundary, location, appearance, foreground)
+    stages = ShotStages(forward, backward, inside, sp, location, appearance, foreground)
+    return stages, boundary
 
 
 def relative_motion(flow: np.ndarray, minimum: float) -> np.ndarray:
