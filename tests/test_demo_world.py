@@ -17,7 +17,8 @@ from mcnn import config as mcnn_config
 from mcnn.classes import VOC_CLASSES, VOID, voc_palette
 from mcnn.datasets import build_index
 from mcnn.datasets.voc import read_voc_mask
-from mcnn.demo.world import plan_world, render_shot, video_look
+from mcnn.demo.plan import plan_world
+from mcnn.demo.world import render_shot, video_look
 from mcnn.demo.writer import mask_box, run, void_outlines
 
 SMALL = {

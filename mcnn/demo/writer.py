@@ -30,7 +30,8 @@ from mcnn.classes import VOC_CLASSES, VOID, voc_palette
 from mcnn.config import ConfigError, validate
 from mcnn.core.io import DataError, write_json
 from mcnn.datasets.youtube_objects import write_boxes_mat, write_ranges_mat
-from mcnn.demo.world import SHOT_KINDS, plan_world, render_shot, render_still, video_look
+from mcnn.demo.plan import SHOT_KINDS, plan_world
+from mcnn.demo.world import render_shot, render_still, video_look
 
 log = logging.getLogger(__name__)
 
