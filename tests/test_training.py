@@ -73,6 +73,9 @@ def test_class_weights_are_min_count_over_count(toy_samples):
     # 3 aeroplane shots, 1 car shot, no cat: weights min/num = 1/3 and 1; background and the
     # absent class keep 1.
     np.testing.assert_allclose(data.class_weights(), [1.0, 1 / 3, 1.0, 1.0])
+    params, _ = tiny_params(background_weight=0.4)
+    data = tr.TrainingData([toy_samples], CLASSES, params["train"], "hard")
+    np.testing.assert_allclose(data.class_weights(), [0.4, 1 / 3, 1.0, 1.0])
 
 
 def test_crop_mirror_and_label_size(toy_samples):

@@ -88,6 +88,7 @@ class TrainingData:
         self.crop = train_cfg["crop"]
         self.mirror = train_cfg["mirror"]
         self.scales = tuple(train_cfg["scales"])
+        self.background_weight = train_cfg["background_weight"]
         self.label_side = math.ceil(self.crop / train_cfg["label_stride"])
         self.strategy = strategy
         self.stores = [SampleStore(path) for path in sample_paths]
@@ -129,7 +130,8 @@ class TrainingData:
         return items
 
     def class_weights(self) -> np.ndarray:
-        """Loss weight per label: min_j num_j / num_l for classes (paper 4.2), 1 for background.
+        """Loss weight per label: min_j num_j / num_l for classes (paper 4.2); background's is
+        `background_weight` (1 in the paper).
 
         num_l counts training shots (and images) tagged with l; a class without any cannot
         appear in the latent labels, so its weight is irrelevant and left at 1.
@@ -139,6 +141,7 @@ class TrainingData:
             for tags in item.tags:
                 counts[list(tags)] += 1
         weights = np.ones_like(counts)
+        weights[0] = self.background_weight
         present = counts[1:] > 0
         if present.any():
             weights[1:][present] = counts[1:][present].min() / counts[1:][present]
