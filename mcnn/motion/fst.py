@@ -113,16 +113,17 @@ def segment_shot(
             raise DataError(name, f"flow {forward.shape} does not match {len(small)} frames")
     sp = build_superpixels(small, fst)
     runs = [_segment_with_flow(sp, forward, backward, fst, seed) for forward, backward in flows]
+    masks = [stages.foreground[sp.labels] for stages, _ in runs]
     chosen, points = 0, np.zeros(1, int)
     if len(runs) > 1:
         chosen, points, _ = choice.choose(
-            [stages.foreground[sp.labels] for stages, _ in runs],
+            masks,
             np.stack([stages.inside for stages, _ in runs]),
             np.stack([boundary for _, boundary in runs]),
         )
     stages, boundary = runs[chosen]
     return ShotSegmentation(
-        stages.foreground[sp.labels],
+        masks[chosen],
         boundary,
         scale,
         stages if keep_stages else None,
