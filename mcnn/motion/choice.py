@@ -21,7 +21,9 @@ import numpy as np
 from mcnn.labels.energy import label_edges
 from mcnn.metrics.davis import region_similarity
 
-# A frame is "valid" when its mask covers 2.5-50 % of it (the paper's shot-pruning bounds, 4.2).
+# A frame is "valid" when its mask covers 2.5-50 % of it: the paper's shot-pruning bounds (4.2),
+# fixed here rather than read from `shots.prune`, so that the vote (validated with these bounds)
+# does not change when a user changes the pruning.
 VALID_AREA = (0.025, 0.5)
 
 
