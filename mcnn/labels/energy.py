@@ -26,20 +26,17 @@ def edge_slices(offset: tuple[int, int], shape: tuple[int, int]) -> tuple[tuple,
 
 
 def boundary_band(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Pixels within `radius` of the motion segment's boundary (bool (H, W)).
+    """Pixels within `radius` (Euclidean) of the motion segment's boundary (bool (H, W)).
 
     An empty or full mask has no boundary, hence no band; the frame border is not a boundary.
     """
-    mask = np.asarray(mask, np.uint8)
-    if radius <= 0:
-        return np.zeros(mask.shape, bool)
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(mask, disk) != cv2.erode(mask, disk)
+    return label_edges(mask, max(radius, 0), cv2.MORPH_ELLIPSE)
 
 
-def label_edges(labels: np.ndarray, radius: int) -> np.ndarray:
-    """Pixels within `radius` (chessboard distance) of a pixel of another label, bool (H, W)."""
-    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+def label_edges(labels: np.ndarray, radius: int, shape: int = cv2.MORPH_RECT) -> np.ndarray:
+    """Pixels within `radius` of a pixel of another label, bool (H, W): chessboard distance
+    (the default square), or Euclidean with `shape=cv2.MORPH_ELLIPSE`."""
+    kernel = cv2.getStructuringElement(shape, (2 * radius + 1, 2 * radius + 1))
     labels = np.asarray(labels, np.uint8)
     return cv2.dilate(labels, kernel) != cv2.erode(labels, kernel)
 
