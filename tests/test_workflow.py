@@ -2,7 +2,8 @@
 
 Each test runs `snakemake` (the CLI, in a subprocess) in its own folder with the repository's
 Snakefile and profiles, limited to ingest and the motion step of two 5-frame sequences, so the
-whole file takes well under a minute. The robustness rows that need the workflow live here; the
+whole file takes well under a minute; one more plans configs/davis.yaml on the real data of
+../shared/data. The robustness rows that need the workflow live here; the
 others are in test_robustness.py.
 """
 
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import write_tiny_davis
+from conftest import shared_dataset, write_tiny_davis
+from tiny_workflow import job_counts
 
 from mcnn.motion.store import read_video_motion
 
@@ -218,3 +220,26 @@ def test_interrupted_run_redoes_exactly_the_incomplete_output(work, tmp_path):
     assert mtimes(work, before) == before
     assert [m.status for m in read_video_motion(work / b).values()] == ["ok"]
     assert "Nothing to be done" in snakemake(work, a, b).stdout
+
+
+def test_the_davis_config_plans_its_whole_experiment(tmp_path):
+    """configs/davis.yaml, as README runs it (from a checkout with ../shared beside it): it
+    validates, ingests the real data, and plans every video's motion job and every training."""
+    data = shared_dataset("davis2016").parent
+    work = tmp_path / "checkout"
+    work.mkdir()
+    (tmp_path / "shared").symlink_to(data.parent)
+    for name in ("config.yaml", "configs"):
+        (work / name).symlink_to(REPO / name)
+    config = ("--configfile", "configs/davis.yaml")
+    index = [f"results/davis/index/{d}.shots.csv" for d in ("davis", "web_clips", "voc")]
+    snakemake(work, *index, *config)
+    counts = job_counts(snakemake(work, "-n", *config).stdout)
+    experiments = yaml.safe_load((REPO / "configs" / "davis.yaml").read_text())["experiments"]
+    seeds = len(experiments["seeds"])
+    sequences = len(list((data / "davis2016" / "JPEGImages" / "480p").iterdir()))
+    clips = len((data / "web_clips" / "labels.csv").read_text().splitlines()) - 1
+    assert counts["motion_segment"] == sequences + clips
+    # one first training per label strategy (EM-Adapt, motion masks, M-CNN) and seed
+    assert counts["train"] == 3 * seeds and counts["finetune"] == seeds
+    assert counts["evaluate_voc"] == len(experiments["variants"]) * seeds
