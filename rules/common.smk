@@ -120,7 +120,9 @@ def motion_step_settings():
             "external": motion["external"],
             "flow": {"max_side": motion["flow"]["max_side"]},
         }
-    return {key: motion[key] for key in ("method", "flow", "alternative_flows", "fst")}
+    return {
+        key: motion[key] for key in ("method", "flow", "alternative_flows", "choose_by", "fst")
+    }
 
 
 def motion_figure_targets():

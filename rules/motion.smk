@@ -113,7 +113,7 @@ rule motion_figures:
         settings=as_json(
             {
                 key: config["motion"][key]
-                for key in ("flow", "alternative_flows", "fst")
+                for key in ("flow", "alternative_flows", "choose_by", "fst")
             }
         ),
         frames=config["motion"]["figures"]["frames"],

@@ -12,6 +12,7 @@ from mcnn.motion.inside_outside import (
     inside_outside,
     inside_votes,
     remove_border_curves,
+    remove_short_curves,
 )
 
 
@@ -54,6 +55,24 @@ def test_filled_ring_body_is_inside_and_its_hole_outside(fst_cfg):
     assert not inside[r < 14].any()  # the hole
     assert not inside[r > 36].any()  # the background
     assert not inside[contour].any()  # boundary pixels are outside
+
+
+def test_short_fragments_no_longer_streak_the_inside_map(fst_cfg):
+    # Short horizontal fragments (ripples): a ray running along one counts a crossing, so the
+    # pixels beside a row of them get odd counts on several rays. Dropped, only the square's
+    # interior stays inside, exactly as without them.
+    square = square_outline((100, 160), 40, 50, 30)
+    fragments = np.zeros_like(square)
+    for left in range(22, 134, 12):  # clear of the 20-px border band
+        fragments[28, left : left + 6] = fragments[76, left : left + 6] = True
+        fragments[30:36, left] = True
+    noisy = square | fragments
+    np.testing.assert_array_equal(remove_short_curves(noisy, 20), square)
+    np.testing.assert_array_equal(remove_short_curves(noisy, 0), noisy)
+    fst_cfg["min_curve_pixels"] = 20
+    np.testing.assert_array_equal(inside_map(noisy, fst_cfg), inside_map(square, fst_cfg))
+    fst_cfg["min_curve_pixels"] = 0
+    assert (inside_map(noisy, fst_cfg) != inside_map(square, fst_cfg)).any()
 
 
 def test_curve_touching_the_border_band_is_removed(fst_cfg):

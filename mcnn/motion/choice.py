@@ -5,10 +5,12 @@ pick up first decides whether the segmentation grows to the object or stays on f
 one flow setting moves J on single real sequences by +0.5 or -0.7 (benchmarks/README.md).
 A segmentation that failed that way shows it without ground truth: its masks flicker from
 frame to frame, their outlines leave the motion boundaries, they agree less with what moves.
-Each criterion below scores one of these signs; each criterion gives a point to the
-segmentation(s) it scores best, and the one with the most points wins (ties: the first, the
-`motion.flow` setting). The criteria were all written down before any choice was scored, and
-the vote counts all of them, so that no single one was picked by its score.
+Each criterion below scores one of these signs. The rule (`motion.choose_by`) is one criterion
+alone, or the vote of all of them (each gives a point to the segmentation(s) it scores best,
+the most points win); ties keep the first, the `motion.flow` setting. The criteria were all
+written down before any choice was scored; the default rule was then picked by the
+leave-one-sequence-out of benchmarks/motion_quality.py among every rule, so its held-out figure
+is known (benchmarks/README.md).
 
 Arrays: `masks` (T, h, w) bool of one segmentation; `inside` and `boundary` (V, T, h, w): the
 inside-outside maps and motion-boundary strengths of all V segmentations' flows.
@@ -67,11 +69,25 @@ def criteria(masks: np.ndarray, index: int, inside: np.ndarray, boundary: np.nda
     }
 
 
-def choose(masks: list[np.ndarray], inside: np.ndarray, boundary: np.ndarray):
-    """(index of the chosen segmentation, points per segmentation, scores per segmentation)."""
-    scores = [criteria(m, i, inside, boundary) for i, m in enumerate(masks)]
-    points = np.zeros(len(masks), int)
+def vote(scores: list[dict]) -> tuple[int, np.ndarray]:
+    """(index of the winner, points per segmentation) of segmentations' `criteria` scores."""
+    points = np.zeros(len(scores), int)
     for name in scores[0]:
         values = np.array([s[name] for s in scores])
         points += values == values.max()
-    return int(np.argmax(points)), points, scores
+    return int(np.argmax(points)), points
+
+
+def pick(scores: list[dict], rule: str) -> tuple[int, np.ndarray]:
+    """(index of the winner, points per segmentation) by `rule`: "vote", or the name of one
+    criterion alone (a point to the best; ties: the first)."""
+    if rule == "vote":
+        return vote(scores)
+    values = np.array([s[rule] for s in scores])
+    return int(np.argmax(values)), (values == values.max()).astype(int)
+
+
+def choose(masks: list[np.ndarray], inside: np.ndarray, boundary: np.ndarray, rule: str = "vote"):
+    """(index of the chosen segmentation, points per segmentation, scores per segmentation)."""
+    scores = [criteria(m, i, inside, boundary) for i, m in enumerate(masks)]
+    return (*pick(scores, rule), scores)

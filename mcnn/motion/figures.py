@@ -83,7 +83,9 @@ def stage_figure(
         panels = [
             (f"frame {t}", small[t]),
             (
-                f"flow {seg.flow} (vote {seg.points})" if len(seg.points) > 1 else "flow",
+                f"flow {seg.flow} ({cfg['choose_by']} {seg.points})"
+                if len(seg.points) > 1
+                else "flow",
                 flow_colours(own_flow[t]),
             ),
             ("motion boundaries", heat(seg.boundary[t])),

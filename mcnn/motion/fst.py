@@ -59,7 +59,10 @@ class ShotSegmentation:
     scale: float  # h / original frame height
     stages: ShotStages | None = None
     flow: int = 0  # which flow made it: 0 = motion.flow, k = motion.alternative_flows[k-1]
-    points: tuple[int, ...] = (0,)  # the label-free vote of mcnn.motion.choice, per flow
+    points: tuple[int, ...] = (0,)  # points per flow of mcnn.motion.choice's rule
+    # With keep_alternatives: every flow's masks, and its scores of the choice's criteria
+    alternatives: list[np.ndarray] | None = None
+    criteria: list[dict] | None = None
 
 
 def flow_settings(cfg: dict) -> list[dict]:
@@ -83,6 +86,7 @@ def segment_shot(
     name: str = "shot",
     flows: list[tuple[np.ndarray, np.ndarray]] | None = None,
     keep_stages: bool = False,
+    keep_alternatives: bool = False,
 ) -> ShotSegmentation:
     """Segment the moving foreground of one shot.
 
@@ -90,10 +94,12 @@ def segment_shot(
     `name` identifies the shot in errors (DataError on unusable input). `flows`: the shot's
     (forward, backward) flow at the working size per flow of `flow_settings(cfg)`, if already
     computed (benchmarks cache them). `keep_stages`: also return the intermediate results
-    (`ShotStages`) of the chosen segmentation.
+    (`ShotStages`) of the chosen segmentation. `keep_alternatives`: also return every flow's
+    masks and criteria (benchmarks score every choice rule with them).
 
     With `motion.alternative_flows`, FST runs once per flow (the superpixels are shared: they
-    do not depend on the flow) and `mcnn.motion.choice` picks one segmentation without labels.
+    do not depend on the flow) and `mcnn.motion.choice` picks one segmentation without labels
+    (rule `motion.choose_by`).
     """
     if len(frames) < 2:
         raise DataError(name, f"{len(frames)} frame(s): optical flow needs at least 2")
@@ -114,12 +120,13 @@ def segment_shot(
     sp = build_superpixels(small, fst)
     runs = [_segment_with_flow(sp, forward, backward, fst, seed) for forward, backward in flows]
     masks = [stages.foreground[sp.labels] for stages, _ in runs]
-    chosen, points = 0, np.zeros(1, int)
+    chosen, points, scores = 0, np.zeros(1, int), None
     if len(runs) > 1:
-        chosen, points, _ = choice.choose(
+        chosen, points, scores = choice.choose(
             masks,
             np.stack([stages.inside for stages, _ in runs]),
             np.stack([boundary for _, boundary in runs]),
+            cfg["choose_by"],
         )
     stages, boundary = runs[chosen]
     return ShotSegmentation(
@@ -129,6 +136,8 @@ def segment_shot(
         stages if keep_stages else None,
         chosen,
         tuple(int(p) for p in points),
+        masks if keep_alternatives else None,
+        scores if keep_alternatives else None,
     )
 
 

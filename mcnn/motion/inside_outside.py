@@ -105,9 +105,27 @@ def inside_votes(boundary: np.ndarray) -> np.ndarray:
     return votes
 
 
+def remove_short_curves(boundary: np.ndarray, min_pixels: int) -> np.ndarray:
+    """Drop the boundary curves (8-connected components) of fewer than `min_pixels` pixels.
+
+    Ripples and texture give short open fragments; a ray that runs along one counts a crossing,
+    so many fragments streak the inside map with false votes. A closed outline of an object is
+    long.
+    """
+    if min_pixels <= 1:
+        return boundary.astype(bool)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(
+        boundary.astype(np.uint8), connectivity=8
+    )
+    keep = stats[:, cv2.CC_STAT_AREA] >= min_pixels
+    keep[0] = False  # label 0 is the non-boundary area
+    return keep[labels]
+
+
 def inside_map(boundary: np.ndarray, cfg: dict) -> np.ndarray:
     """(H, W) bool: pixels inside the closed boundary curves; boundary pixels are outside."""
     cleaned = remove_border_curves(boundary, cfg["border_band"], cfg["border_removal"])
+    cleaned = remove_short_curves(cleaned, cfg["min_curve_pixels"])
     return (inside_votes(cleaned) > cfg["inside_votes"]) & ~cleaned
 
 

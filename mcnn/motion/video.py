@@ -69,7 +69,13 @@ def segment_row(row: dict, params: dict, seed: int) -> ShotMotion:
         shot_seed = zlib.crc32(f"{seed}:{shot_id}".encode())
         seg = segment_shot(frames, params, shot_seed, name=shot_id)
         if len(seg.points) > 1:
-            log.info("shot %s: FST kept flow %d (vote %s)", shot_id, seg.flow, seg.points)
+            log.info(
+                "shot %s: FST kept flow %d (%s points %s)",
+                shot_id,
+                seg.flow,
+                params["choose_by"],
+                seg.points,
+            )
     except DataError as exc:
         log.warning("shot %s failed: %s", shot_id, exc)
         return ShotMotion(
