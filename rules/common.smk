@@ -121,7 +121,8 @@ def motion_step_settings():
             "flow": {"max_side": motion["flow"]["max_side"]},
         }
     return {
-        key: motion[key] for key in ("method", "flow", "alternative_flows", "choose_by", "fst")
+        key: motion[key]
+        for key in ("method", "flow", "alternative_flows", "choose_by", "fst")
     }
 
 

@@ -114,7 +114,7 @@ def remove_short_curves(boundary: np.ndarray, min_pixels: int) -> np.ndarray:
     """
     if min_pixels <= 1:
         return boundary.astype(bool)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(
         boundary.astype(np.uint8), connectivity=8
     )
     keep = stats[:, cv2.CC_STAT_AREA] >= min_pixels
