@@ -12,6 +12,7 @@ from mcnn.motion.superpixels import (
     ShotSuperpixels,
     build_superpixels,
     pull_along_flow,
+    spatial_edges,
     temporal_edges,
 )
 
@@ -195,3 +196,23 @@ def test_pairwise_contrast_follows_fst_normalisation(motion_cfg):
     # Temporal edges link each superpixel to itself (overlap 1), all with |dc|^2 = 0.
     temporal = weights[len(edges) - 4 :]
     np.testing.assert_allclose(temporal, cfg["temporal_weight"])
+
+
+def test_spatial_edges_are_each_frames_touching_pairs_sorted():
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 7, (9, 11)) for _ in range(3)]
+    offsets = np.cumsum([0] + [7] * 3)
+    labels = np.stack([f + o for f, o in zip(frames, offsets[:-1], strict=True)])
+    n = int(offsets[-1])
+    sp = ShotSuperpixels(
+        labels, offsets, np.repeat(np.arange(3), 7), np.ones(n), np.zeros((n, 3)), np.zeros((n, 2))
+    )
+    expected = set()
+    for lab in labels:
+        for a, b in ((lab[:, :-1], lab[:, 1:]), (lab[:-1, :], lab[1:, :])):
+            expected |= {
+                (min(x, y), max(x, y)) for x, y in zip(a.ravel(), b.ravel(), strict=True) if x != y
+            }
+    edges = spatial_edges(sp)
+    assert [tuple(e) for e in edges] == sorted(expected)
+    assert spatial_edges(sp) is edges  # computed once per shot, shared by every flow

@@ -42,66 +42,57 @@ def remove_border_curves(boundary: np.ndarray, band: int, mode: str = "curves") 
     return ~touching[labels]
 
 
-def _crossings_along_positive(boundary: np.ndarray, direction: tuple[int, int]) -> np.ndarray:
-    """Crossings on the ray from each pixel towards +x (0, 1), +y (1, 0) or +x+y (1, 1).
+def _odd_crossings_both_ways(boundary: np.ndarray, direction: tuple[int, int]) -> np.ndarray:
+    """(H, W) uint8 0..2: how many of the two rays from each pixel along `direction` -- +x and
+    -x for (0, 1), +y and -y for (1, 0), +x+y and -x-y for (1, 1) -- cross the boundary an odd
+    number of times. Meaningful for non-boundary pixels (the only ones inside_map keeps).
 
-    A crossing is a 0 -> 1 transition met while travelling along the ray; the pixel itself
-    does not count. Counted in uint8, i.e. modulo 256: only the parity is used, and it
-    survives the wrap-around (4x less memory traffic than int32, the cost of this stage).
+    A crossing is a 0 -> 1 transition met while travelling along the ray; the pixel itself does
+    not count. Towards +: the runs starting after the pixel. Towards -: the runs ending before
+    it, which for a pixel off the boundary are the runs starting before it. Both come from one
+    cumulative sum of the run starts along the line. Counted in uint8, i.e. modulo 256: only
+    the parity is used, and it survives the wrap-around (4x less memory traffic than int32).
     """
     b = boundary.astype(np.uint8)
-    before = np.zeros_like(b)  # the pixel one step back along the ray, 0 outside the image
+    previous = np.zeros_like(b)  # the pixel one step back along the line, 0 outside the image
     dy, dx = direction
-    before[dy:, dx:] = b[: b.shape[0] - dy, : b.shape[1] - dx]
-    entries = b * (1 - before)
+    previous[dy:, dx:] = b[: b.shape[0] - dy, : b.shape[1] - dx]
+    starts = b * (1 - previous)
     if direction == (1, 1):
         # Lay the rows out with h zeros after each (width w + h): the diagonal successor of a
         # pixel is then always w + h + 1 further in the flat buffer, so reading that buffer
-        # as rows of w + h + 1 turns every diagonal into a column (the zeros keep a diagonal
-        # from running into the next one before it leaves the image). Contiguous, no gathers.
+        # as rows of w + h + 1 turns every diagonal into a column of its own (column index
+        # (col - row) mod (w + h + 1)). Contiguous, no gathers.
         h, w = b.shape
         width = w + h
         padded = np.zeros((h, width), np.uint8)
-        padded[:, :w] = entries
+        padded[:, :w] = starts
         flat = np.zeros(-(-h * width // (width + 1)) * (width + 1), np.uint8)
         flat[: h * width] = padded.ravel()
-        summed = _sum_after(flat.reshape(-1, width + 1), axis=0).ravel()
-        return summed[: h * width].reshape(h, width)[:, :w]
-    return _sum_after(entries, axis=1 if direction == (0, 1) else 0)
+        odd = _odd_both_ways(flat.reshape(-1, width + 1), axis=0).ravel()
+        return odd[: h * width].reshape(h, width)[:, :w]
+    return _odd_both_ways(starts, axis=1 if direction == (0, 1) else 0)
 
 
-def _sum_after(values: np.ndarray, axis: int) -> np.ndarray:
-    """Sum of the values strictly after each position along `axis`."""
-    total = np.flip(np.cumsum(np.flip(values, axis), axis, dtype=values.dtype), axis)
-    return total - values
-
-
-# The 8 ray directions as (base direction, flip rows, flip columns): flipping the image turns
-# e.g. the ray towards -x into the ray towards +x.
-_DIRECTIONS = [
-    ((0, 1), False, False),
-    ((0, 1), False, True),
-    ((1, 0), False, False),
-    ((1, 0), True, False),
-    ((1, 1), False, False),
-    ((1, 1), False, True),
-    ((1, 1), True, False),
-    ((1, 1), True, True),
-]
+def _odd_both_ways(starts: np.ndarray, axis: int) -> np.ndarray:
+    """Per position: [odd count of starts strictly after] + [odd count strictly before]."""
+    upto = np.cumsum(starts, axis, dtype=starts.dtype)  # starts at or before the position
+    total = np.take(upto, [-1], axis)
+    return ((total - upto) & 1) + ((upto - starts) & 1)
 
 
 def inside_votes(boundary: np.ndarray) -> np.ndarray:
-    """(H, W) count (0..8) of the directions whose ray crosses the boundary an odd number of times.
+    """(H, W) count (0..8) of the directions whose ray crosses the boundary an odd number of
+    times, for pixels off the boundary (boundary pixels get a count, not a meaningful one).
 
-    The count of crossings along a ray is a sum over the line beyond the pixel, so all pixels
-    are done at once with cumulative sums.
+    The crossings along a ray are a sum over the line beyond the pixel, so all pixels are done
+    at once with one cumulative sum per line direction; the anti-diagonals are the diagonals of
+    the image flipped left to right.
     """
     votes = np.zeros(boundary.shape, np.uint8)
-    for base, flip_rows, flip_cols in _DIRECTIONS:
-        axes = tuple(a for a, flip in ((0, flip_rows), (1, flip_cols)) if flip)
-        b = np.flip(boundary, axes) if axes else boundary
-        odd = _crossings_along_positive(b, base) % 2
-        votes += np.flip(odd, axes) if axes else odd
+    for direction in ((0, 1), (1, 0), (1, 1)):
+        votes += _odd_crossings_both_ways(boundary, direction)
+    votes += np.flip(_odd_crossings_both_ways(np.flip(boundary, 1), (1, 1)), 1)
     return votes
 
 

@@ -23,6 +23,7 @@ class ShotSuperpixels:
     size: np.ndarray  # (N,) pixel count
     colour: np.ndarray  # (N, 3) mean colour
     centre: np.ndarray  # (N, 2) mean (row, col)
+    adjacent: np.ndarray | None = None  # (E, 2) spatial_edges, once computed
 
     @property
     def count(self) -> int:
@@ -75,18 +76,26 @@ def build_superpixels(frames: list[np.ndarray], cfg: dict) -> ShotSuperpixels:
 
 
 def spatial_edges(sp: ShotSuperpixels) -> np.ndarray:
-    """(E, 2) unique pairs (i < j) of superpixels that touch (4-connectivity) in the same frame."""
-    lab = sp.labels
-    pairs = np.concatenate(
-        [
-            np.stack([lab[:, :, :-1].ravel(), lab[:, :, 1:].ravel()], 1),
-            np.stack([lab[:, :-1, :].ravel(), lab[:, 1:, :].ravel()], 1),
-        ]
-    )
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    pairs.sort(axis=1)
-    keys = np.unique(pairs[:, 0] * sp.count + pairs[:, 1])
-    return np.stack([keys // sp.count, keys % sp.count], 1)
+    """(E, 2) unique pairs (i < j) of superpixels that touch (4-connectivity) in the same frame,
+    sorted. Cached on `sp`: every flow's segmentation of a shot uses the same superpixels."""
+    if sp.adjacent is None:
+        pairs = []
+        for t in range(len(sp.offsets) - 1):
+            first, n = sp.offsets[t], sp.offsets[t + 1] - sp.offsets[t]
+            lab = sp.labels[t] - first
+            a = np.concatenate([lab[:, :-1].ravel(), lab[:-1, :].ravel()])
+            b = np.concatenate([lab[:, 1:].ravel(), lab[1:, :].ravel()])
+            touching = a != b
+            low = np.minimum(a, b)[touching]
+            high = np.maximum(a, b)[touching]
+            # Frame-local ids are small: mark the pairs in an n x n table instead of sorting
+            # every pixel pair (the table's order is the sorted order).
+            seen = np.zeros(n * n, bool)
+            seen[low * n + high] = True
+            keys = np.flatnonzero(seen)
+            pairs.append(np.stack([keys // n, keys % n], 1) + first)
+        sp.adjacent = np.concatenate(pairs)
+    return sp.adjacent
 
 
 def temporal_edges(sp: ShotSuperpixels, forward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
