@@ -2,7 +2,7 @@
 
 Data: every real sequence with masks in ../shared/data: the 14 DAVIS-2016 sequences, the 5
 SegTrack v1 shots and FBMS bear01 (6 annotated frames), each scored whole and, as further shots,
-cut into consecutive 40-frame windows (`--window`; 36 windows with annotated frames): FST on a
+cut into consecutive 40-frame windows (`--window`; 32 windows with annotated frames): FST on a
 window sees only its frames, as on a short shot of the pipeline. Quality: DAVIS J (region IoU)
 and F (boundary), mean over a shot's annotated frames, its first and last frame left out
 (`mcnn.metrics.davis`), all at the original resolution.
@@ -201,7 +201,7 @@ def windows(seq: Sequence, size: int):
         masks = {i - start: m for i, m in seq.masks.items() if start <= i < start + size}
         frames = seq.frames[start : start + size]
         shot = Sequence(seq.dataset, f"{seq.name}@{start}", frames, masks)
-        if len(frames) > 1 and shot.evaluated:
+        if 1 < len(frames) < len(seq.frames) and shot.evaluated:  # not the whole again
             yield shot
 
 
