@@ -47,7 +47,8 @@ fi
 mkdir -p "$dir/state" "$dir/spool" "$dir/log" /run/munge
 chown munge:munge /run/munge
 [[ -f /etc/munge/munge.key ]] || { mungekey --create 2>/dev/null || /usr/sbin/create-munge-key; }
-cpus=$(nproc)
+# GNU nproc honours OMP_NUM_THREADS; the node declares the machine's processors regardless.
+cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 # Below what is free now, so that the node is not drained for having less than it declares.
 memory=$(( $(free -m | awk '/^Mem:/ {print $7}') * 8 / 10 ))
 

@@ -2,8 +2,10 @@
 sequence together with its windows (benchmarks/motion_quality.py)."""
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -11,7 +13,10 @@ _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "motion_quality.py"
 _spec = importlib.util.spec_from_file_location("motion_quality", _PATH)
 motion_quality = importlib.util.module_from_spec(_spec)
 sys.modules["motion_quality"] = motion_quality  # its dataclasses look their module up
-_spec.loader.exec_module(motion_quality)
+# The benchmark pins OMP_NUM_THREADS=1 for itself; that must not leak into the other tests
+# (GNU nproc honours it: the Slurm test's cluster would declare one CPU).
+with mock.patch.dict(os.environ):
+    _spec.loader.exec_module(motion_quality)
 
 
 def _sequence(name, frames, annotated):
