@@ -12,7 +12,7 @@ Three figures per shot:
 - "baseline": the trivial baseline of issue #10 -- DIS flow (medium preset) at longer side 400,
   magnitude of (flow - the frame's median flow), an Otsu threshold per frame.
 - "cv": leave-one-sequence-out over the candidate settings of `CANDIDATES` and the choice
-  rules of `VOTE_VARIANTS`: for each sequence, the candidate with the best mean J over the
+  rules of `CHOICE_VARIANTS`: for each sequence, the candidate with the best mean J over the
   shots (whole and windows) of the *other* 19 sequences is picked and its J on the held-out
   sequence's shots is reported. Only this figure is held out; the default figure is in-sample
   whenever the defaults were chosen by looking at these sequences (they are: the defaults are
@@ -102,7 +102,7 @@ CANDIDATES = {
 # with respect to that design as well. Variants "curves-N": boundary curves shorter than N
 # pixels dropped before the inside votes (`fst.min_curve_pixels`; 0 = the defaults before
 # 2026-11-29; 20 / 40 / 80 fixed before any was scored).
-VOTE_VARIANTS = {f"curves-{n} ": {"fst": {"min_curve_pixels": n}} for n in (0, 20, 40, 80)}
+CHOICE_VARIANTS = {f"curves-{n} ": {"fst": {"min_curve_pixels": n}} for n in (0, 20, 40, 80)}
 
 
 @dataclass
@@ -345,7 +345,7 @@ def evaluate(seq: Sequence, motion: dict, table: ScoreTable, seed: int, fresh=Fa
 
 
 def evaluate_rules(seq: Sequence, motion: dict, seed: int) -> dict[str, float]:
-    """J of each rule of the two-flow vote (see VOTE_VARIANTS) with settings `motion` on one
+    """J of each rule of the two-flow choice (see CHOICE_VARIANTS) with settings `motion` on one
     sequence; FST's masks per flow and their criteria are cached, so rules cost nothing more."""
     settings = flow_settings(motion)
     key = _key({"flows": settings, "fst": motion["fst"]})
@@ -439,7 +439,7 @@ def main() -> None:
         for name, overrides in candidates.items():
             settings = mcnn_config.validate({"motion": overrides})["motion"]
             per_candidate[name][seq.name] = evaluate(seq, settings, table, args.seed)["J"]
-        for variant, overrides in ({} if args.no_cv else VOTE_VARIANTS).items():
+        for variant, overrides in ({} if args.no_cv else CHOICE_VARIANTS).items():
             settings = mcnn_config.validate({"motion": overrides})["motion"]
             for rule, j in evaluate_rules(seq, settings, args.seed).items():
                 per_candidate.setdefault(variant + rule, {})[seq.name] = j
@@ -463,9 +463,7 @@ def main() -> None:
     frame = pd.DataFrame(rows)
     if candidates:
         for name, js in per_candidate.items():
-            print(
-                f"candidate {name:42s} mean J over all sequences {np.mean(list(js.values())):.3f}"
-            )
+            print(f"candidate {name:42s} mean J over all shots {np.mean(list(js.values())):.3f}")
         picks = leave_one_out(per_candidate)
         frame["J_cv"] = [picks[s][1] for s in frame["sequence"]]
         frame["cv_pick"] = [picks[s][0] for s in frame["sequence"]]
