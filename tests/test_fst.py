@@ -213,6 +213,6 @@ def test_spatial_edges_are_each_frames_touching_pairs_sorted():
             expected |= {
                 (min(x, y), max(x, y)) for x, y in zip(a.ravel(), b.ravel(), strict=True) if x != y
             }
-    edges = spatial_edges(sp)
-    assert [tuple(e) for e in edges] == sorted(expected)
-    assert spatial_edges(sp) is edges  # computed once per shot, shared by every flow
+    assert [tuple(e) for e in spatial_edges(sp)] == sorted(expected)
+    np.testing.assert_array_equal(sp.adjacent, spatial_edges(sp))
+    assert sp.adjacent is sp.adjacent  # computed once per shot, shared by every flow

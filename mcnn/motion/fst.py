@@ -28,7 +28,6 @@ from mcnn.motion.superpixels import (
     build_superpixels,
     frame_means,
     pull_along_flow,
-    spatial_edges,
     temporal_edges,
 )
 
@@ -278,7 +277,7 @@ def _pairwise(sp: ShotSuperpixels, forward: np.ndarray, cfg: dict):
     is weighed with: spatial beta = contrast / mean(|dc|^2 / centre distance), temporal beta =
     contrast / mean(|dc|^2 * overlap).
     """
-    spatial = spatial_edges(sp)
+    spatial = sp.adjacent
     temporal, overlap = temporal_edges(sp, forward)
     dc_spatial = _colour_distance2(sp.colour, spatial)
     dc_temporal = _colour_distance2(sp.colour, temporal)

@@ -7,6 +7,7 @@ Superpixels of all frames share one numbering: frame t owns ids offsets[t] .. of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -23,11 +24,15 @@ class ShotSuperpixels:
     size: np.ndarray  # (N,) pixel count
     colour: np.ndarray  # (N, 3) mean colour
     centre: np.ndarray  # (N, 2) mean (row, col)
-    adjacent: np.ndarray | None = None  # (E, 2) spatial_edges, once computed
 
     @property
     def count(self) -> int:
         return len(self.size)
+
+    @cached_property
+    def adjacent(self) -> np.ndarray:
+        """`spatial_edges`, computed once: every flow's segmentation of a shot uses them."""
+        return spatial_edges(self)
 
     def mean(self, values: np.ndarray) -> np.ndarray:
         """(N,) per-superpixel mean of a (T, H, W) pixel map."""
@@ -77,25 +82,23 @@ def build_superpixels(frames: list[np.ndarray], cfg: dict) -> ShotSuperpixels:
 
 def spatial_edges(sp: ShotSuperpixels) -> np.ndarray:
     """(E, 2) unique pairs (i < j) of superpixels that touch (4-connectivity) in the same frame,
-    sorted. Cached on `sp`: every flow's segmentation of a shot uses the same superpixels."""
-    if sp.adjacent is None:
-        pairs = []
-        for t in range(len(sp.offsets) - 1):
-            first, n = sp.offsets[t], sp.offsets[t + 1] - sp.offsets[t]
-            lab = sp.labels[t] - first
-            a = np.concatenate([lab[:, :-1].ravel(), lab[:-1, :].ravel()])
-            b = np.concatenate([lab[:, 1:].ravel(), lab[1:, :].ravel()])
-            touching = a != b
-            low = np.minimum(a, b)[touching]
-            high = np.maximum(a, b)[touching]
-            # Frame-local ids are small: mark the pairs in an n x n table instead of sorting
-            # every pixel pair (the table's order is the sorted order).
-            seen = np.zeros(n * n, bool)
-            seen[low * n + high] = True
-            keys = np.flatnonzero(seen)
-            pairs.append(np.stack([keys // n, keys % n], 1) + first)
-        sp.adjacent = np.concatenate(pairs)
-    return sp.adjacent
+    sorted (`ShotSuperpixels.adjacent` keeps them)."""
+    pairs = []
+    for t in range(len(sp.offsets) - 1):
+        first, n = sp.offsets[t], sp.offsets[t + 1] - sp.offsets[t]
+        lab = sp.labels[t] - first
+        a = np.concatenate([lab[:, :-1].ravel(), lab[:-1, :].ravel()])
+        b = np.concatenate([lab[:, 1:].ravel(), lab[1:, :].ravel()])
+        touching = a != b
+        low = np.minimum(a, b)[touching]
+        high = np.maximum(a, b)[touching]
+        # Frame-local ids are small: mark the pairs in an n x n table instead of sorting
+        # every pixel pair (the table's order is the sorted order).
+        seen = np.zeros(n * n, bool)
+        seen[low * n + high] = True
+        keys = np.flatnonzero(seen)
+        pairs.append(np.stack([keys // n, keys % n], 1) + first)
+    return np.concatenate(pairs)
 
 
 def temporal_edges(sp: ShotSuperpixels, forward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
