@@ -187,6 +187,7 @@ def model_view(fov):
         "output_stride",
         "dropout",
         "freeze_backbone",
+        "unfrozen_stages",
         *MODEL_KEYS.get(backbone, MODEL_KEYS["timm"]),
     )
     return {"backbone": backbone, "arch": fov, **{key: model[key] for key in keys}}
@@ -299,6 +300,8 @@ def all_targets(wildcards):
     targets += experiment_models()
     ex = config["experiments"]
     runs = [(fov, seed) for fov in ex["fovs"] for seed in ex["seeds"]]
+    if ex["variants"]:
+        targets.append(f"{RESULTS}/tables/label_quality.csv")
     if ex["variants"] and config["image_datasets"]:
         targets.append(f"{RESULTS}/tables/voc.csv")
         targets += [

@@ -195,3 +195,32 @@ rule label_figures:
         "python -m mcnn label-figures --samples {input.samples} --checkpoint {input.model}"
         " --params {params.labels:q} --classes {params.classes:q} --seed {wildcards.seed}"
         " --output {output} > {log} 2>&1"
+
+
+rule label_curves:
+    input:
+        lambda w: [
+            str(Path(model).parent / "train.json") for model in experiment_models()
+        ],
+    output:
+        csv=f"{RESULTS}/tables/label_quality.csv",
+        png=report(
+            f"{RESULTS}/tables/label_quality.png",
+            category="Label quality",
+            caption="../report/label_curves.rst",
+        ),
+    log:
+        f"{LOGS}/tables/label_quality.log",
+    benchmark:
+        f"{BENCHMARKS}/tables/label_quality.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=config["resources"]["mem_mb"],
+        runtime=config["resources"]["runtime"],
+    params:
+        runs=lambda w, input: [str(Path(path).parent) for path in input],
+    shell:
+        "python -m mcnn label-curves --runs {params.runs:q} --output-csv {output.csv}"
+        " --output-png {output.png} > {log} 2>&1"

@@ -159,6 +159,39 @@ def test_frozen_backbone_trains_only_the_head(model_cfg):
     assert model.fc8.weight.grad is not None
 
 
+def test_unfrozen_stages_train_only_the_last_stages_and_the_head(model_cfg):
+    model = build_model(lite0(model_cfg, freeze_backbone=True, unfrozen_stages=2), 3)
+    stages = model.features.stages()
+    trained = {id(p) for p in model.parameters() if p.requires_grad}
+    last = {id(p) for stage in stages[-2:] for p in stage.parameters()}
+    head = {id(p) for layer in (model.fc6, model.fc7, model.fc8) for p in layer.parameters()}
+    assert trained == last | head
+    optimizer, _ = make_optimizer(model, mcnn_config.validate({})["train"]["sgd"], 10)
+    assert {id(p) for p in optimizer.param_groups[0]["params"]} == last  # at the base rate
+    model.train()
+    assert not model.features.training  # batch norm keeps ImageNet's statistics
+    before = {k: v.clone() for k, v in model.features.state_dict().items()}
+    model(torch.rand(2, 3, 40, 40)).logsumexp(1).mean().backward()
+    optimizer.step()
+    after = model.features.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith(("body.blocks.5", "body.blocks.6")) for k in changed)
+
+
+def test_unfrozen_stages_need_a_frozen_backbone_and_enough_stages(model_cfg):
+    with pytest.raises(ValueError, match="unfrozen_stages needs freeze_backbone"):
+        build_model(lite0(model_cfg, unfrozen_stages=1), 3)
+    with pytest.raises(ValueError, match="unfrozen_stages 9: the backbone has 7 stages"):
+        build_model(lite0(model_cfg, freeze_backbone=True, unfrozen_stages=9), 3)
+
+
+def test_vgg_stages_are_its_five_convolution_blocks():
+    from mcnn.models.deeplab import VGG16_BLOCKS, backbone_stages, vgg_features
+
+    blocks = backbone_stages(vgg_features(VGG16_BLOCKS))
+    assert [sum(isinstance(m, torch.nn.Conv2d) for m in b) for b in blocks] == [2, 2, 3, 3, 3]
+
+
 def test_freezing_random_features_is_an_error(model_cfg):
     with pytest.raises(ValueError, match="freeze_backbone needs ImageNet weights.*pretrained"):
         build_model(lite0(model_cfg, pretrained=False, freeze_backbone=True), 3)

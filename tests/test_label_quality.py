@@ -12,6 +12,7 @@ import pytest
 from test_training import CLASSES, square_shot, tiny_params
 
 from mcnn import train as tr
+from mcnn.core.io import DataError
 from mcnn.shots.samples import SampleStore, write_samples
 from mcnn.train.label_quality import pooled_iou
 
@@ -77,3 +78,42 @@ def test_run_writes_label_quality_over_iterations(tmp_path, strategy):
         assert summary["labels_fallback_share"] == pytest.approx(share)
         accepted = table["accepted"].sum() / table["searched"].sum()
         assert summary["labels_accepted_iterations"] == pytest.approx(accepted) and accepted > 0
+
+
+def test_label_curves_gather_every_run_with_its_gain_over_the_masks(tmp_path):
+    from argparse import Namespace
+
+    from mcnn.steps import label_curves
+
+    runs = []
+    for stage, strategy, seed, gain in [
+        ("train", "mcnn", 0, 0.1),
+        ("train", "mcnn", 1, 0.3),
+        ("train", "hard", 0, 0.0),
+        ("finetune", "mcnn", 0, -0.2),
+    ]:
+        folder = tmp_path / f"{stage}-{strategy}-{seed}"
+        folder.mkdir()
+        (folder / "train.json").write_text(
+            json.dumps({"stage": stage, "strategy": strategy, "seed": seed})
+        )
+        masks = np.linspace(0.4, 0.6, 20)
+        labels = masks + np.linspace(0, gain, 20)  # the gain grows to `gain` at the end
+        pd.DataFrame({"iteration": range(1, 21), "label_iou": labels, "motion_iou": masks}).to_csv(
+            folder / "labels_quality.csv", index=False
+        )
+        runs.append(folder)
+    out = tmp_path / "tables"
+    label_curves.main(Namespace(runs=runs, output_csv=out / "q.csv", output_png=out / "q.png"))
+    table = pd.read_csv(out / "q.csv").set_index(["variant", "seed"])
+    assert sorted(table.index) == [
+        ("M-CNN", 0), ("M-CNN*", 0), ("M-CNN*", 1), ("M-CNN* hard", 0)
+    ]  # fmt: skip
+    last = table["gain_last_tenth"]
+    assert last[("M-CNN*", 1)] == pytest.approx(0.3 * (18.5 / 19))  # the mean of the last 2
+    assert last[("M-CNN* hard", 0)] == 0 and last[("M-CNN", 0)] < 0
+    assert table["gain_first_tenth"].abs().max() < 0.02
+    assert (out / "q.png").stat().st_size > 0
+    (runs[0] / "train.json").unlink()
+    with pytest.raises(DataError, match="not a finished training folder"):
+        label_curves.main(Namespace(runs=runs, output_csv=out / "r.csv", output_png=out / "r.png"))

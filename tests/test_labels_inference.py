@@ -265,3 +265,43 @@ def test_bad_inputs_are_rejected(default_config):
         infer_labels(frames, masks, probs, [K], cfg, "mcnn")
     with pytest.raises(ValueError, match="masks"):
         infer_labels(frames, masks[:, :3], probs, [1], cfg, "mcnn")
+
+
+def test_mask_prior_costs_grow_with_the_distance_from_the_outline(default_config):
+    from mcnn.labels.energy import mask_prior_costs
+
+    mask = np.zeros((1, 40, 40), bool)
+    mask[0, 10:30, 10:30] = True
+    cfg = _cfg(default_config, mask_prior=2.0, mask_prior_ramp=0.25)  # ramp of 10 pixels
+    costs = mask_prior_costs(mask, np.array([0, TAG]), cfg)
+    assert costs.shape == (1, 2, 40, 40)
+    # Agreeing with the mask is free; disagreeing costs up to the prior, 10 pixels in.
+    assert (costs[0, 0][~mask[0]] == 0).all() and (costs[0, 1][mask[0]] == 0).all()
+    assert costs[0, 0, 20, 20] == pytest.approx(2.0)  # the centre, 10 px from the outline
+    assert costs[0, 1, 0, 0] == pytest.approx(2.0)  # a corner, over 10 px away
+    assert 0 < costs[0, 0, 20, 11] < costs[0, 0, 20, 14] < 2.0  # rising inwards
+    assert costs.max() == pytest.approx(2.0)
+    # 0 = the paper's energy (no term); an empty mask has no outline: the full cost everywhere.
+    assert not mask_prior_costs(mask, np.array([0, TAG]), _cfg(default_config)).any()
+    empty = mask_prior_costs(np.zeros_like(mask), np.array([0, TAG]), cfg)
+    assert (empty[0, 1] == 2.0).all() and not empty[0, 0].any()
+
+
+def test_mask_prior_holds_the_mask_where_the_colours_would_move_it(default_config):
+    rng = np.random.default_rng(1)
+    frames, truth = _scene(rng)
+    wrong = np.zeros_like(truth)
+    wrong[:, 2:12, 28:38] = True  # a patch of background: colour alone leaves it (test above)
+    wrong |= truth
+    cfg = _cfg(default_config, pairwise_weight=5.0)
+    paper = infer_labels(frames, wrong, _uniform(3), [TAG], cfg, "mcnn") == TAG
+    held = infer_labels(
+        frames,
+        wrong,
+        _uniform(3),
+        [TAG],
+        {**cfg, "mask_prior": 50.0, "mask_prior_ramp": 0},
+        "mcnn",
+    )
+    np.testing.assert_array_equal(held == TAG, wrong)
+    assert not np.array_equal(paper, wrong)

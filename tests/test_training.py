@@ -289,3 +289,16 @@ def test_mixed_training_on_real_voc_images(tmp_path, toy_samples):
     )
     assert summary["stage"] == "mixed" and summary["items"] == len(data.items)
     assert np.isfinite(pd.read_csv(tmp_path / "mix" / "loss.csv")["loss"]).all()
+
+
+def test_snapshots_keep_the_model_part_way_through(tmp_path, toy_samples):
+    params, labels_cfg = tiny_params(iterations=3, snapshots=[1, 3, 9])
+    tr.train([toy_samples], params, labels_cfg, CLASSES, "hard", 0, tmp_path)
+    kept = sorted(path.name for path in (tmp_path / "snapshots").iterdir())
+    assert kept == ["model-000001.pt", "model-000003.pt"]  # 9 is past the end
+    first = load_checkpoint(tmp_path / "snapshots" / "model-000001.pt")
+    last = load_checkpoint(tmp_path / "snapshots" / "model-000003.pt")
+    final = load_checkpoint(tmp_path / "model.pt")
+    assert first["iteration"] == 1 and last["iteration"] == 3
+    assert all(torch.equal(last["model"][k], v) for k, v in final["model"].items())
+    assert not all(torch.equal(first["model"][k], v) for k, v in final["model"].items())

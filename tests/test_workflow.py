@@ -232,13 +232,16 @@ def test_the_davis_config_plans_its_whole_experiment(tmp_path):
     for name in ("config.yaml", "configs"):
         (work / name).symlink_to(REPO / name)
     config = ("--configfile", "configs/davis.yaml")
-    index = [f"results/davis/index/{d}.shots.csv" for d in ("davis", "web_clips", "voc")]
+    clip_folders = ("web_clips", "web_clips_more")
+    index = [f"results/davis/index/{d}.shots.csv" for d in ("davis", *clip_folders, "voc")]
     snakemake(work, *index, *config)
     counts = job_counts(snakemake(work, "-n", *config).stdout)
     experiments = yaml.safe_load((REPO / "configs" / "davis.yaml").read_text())["experiments"]
     seeds = len(experiments["seeds"])
     sequences = len(list((data / "davis2016" / "JPEGImages" / "480p").iterdir()))
-    clips = len((data / "web_clips" / "labels.csv").read_text().splitlines()) - 1
+    clips = sum(
+        len((data / folder / "labels.csv").read_text().splitlines()) - 1 for folder in clip_folders
+    )
     assert counts["motion_segment"] == sequences + clips
     # one first training per label strategy (EM-Adapt, motion masks, M-CNN) and seed
     assert counts["train"] == 3 * seeds and counts["finetune"] == seeds

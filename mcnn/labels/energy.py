@@ -82,6 +82,38 @@ def pairwise_lambda(shape: tuple[int, int], cfg: dict) -> float:
     return cfg["pairwise_weight"] * min(shape) / reference
 
 
+def mask_prior_costs(masks: np.ndarray, label_set, cfg: dict) -> np.ndarray:
+    """Cost of disagreeing with the motion mask, (B, L, H, W): a choice, not the paper's energy.
+
+    A label that disagrees with pixel i's motion mask (background inside it, an object outside)
+    costs `mask_prior` x min(1, d_i / ramp), d_i the pixel's distance to the mask's boundary and
+    ramp = `mask_prior_ramp` x the frame's shorter side (0: the full cost everywhere). The
+    mask is thus held where it is far from its outline and free near it, where colour, the
+    network and the contrast decide; 0 = the paper (the mask enters through the colour models
+    only).
+    """
+    masks = np.asarray(masks) > 0
+    costs = np.zeros((len(masks), len(label_set), *masks.shape[1:]))
+    if cfg["mask_prior"] <= 0:
+        return costs
+    ramp = cfg["mask_prior_ramp"] * min(masks.shape[1:])
+    for b, mask in enumerate(masks):
+        inside = mask.astype(np.uint8)
+        # Distance to the nearest pixel of the other side (frame border not a boundary).
+        if inside.all() or not inside.any():
+            distance = np.full(mask.shape, np.inf)
+        else:
+            distance = np.where(
+                mask,
+                cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE),
+                cv2.distanceTransform(1 - inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE),
+            )
+        weight = cfg["mask_prior"] * (np.minimum(1.0, distance / ramp) if ramp > 0 else 1.0)
+        costs[b, 0] = weight * mask
+        costs[b, 1:] = weight * ~mask
+    return costs
+
+
 def network_costs(probs: np.ndarray, floor: float) -> np.ndarray:
     """-log p with p clipped to `floor`, so that a probability of exactly 0 stays finite."""
     return -np.log(np.maximum(np.asarray(probs, np.float64), floor))

@@ -41,6 +41,7 @@ from mcnn.labels.energy import (
     boundary_band,
     energy,
     label_edges,
+    mask_prior_costs,
     network_costs,
     pairwise_weights,
     unary_costs,
@@ -201,7 +202,9 @@ def search(
     ]
     temporal = _temporal_weights(batch, cfg["temporal_power"])
     seeds = rng.integers(0, 2**31, size=(2, batch))
+    # The unary terms that stay fixed during the search: the network's and the mask prior's.
     network = alpha * network_costs(probs[:, label_set], cfg["prob_floor"])
+    network += mask_prior_costs(masks, label_set, cfg)
 
     def unaries_of(labels: np.ndarray) -> list[np.ndarray]:
         """Each frame's unary costs under the colour models re-estimated from `labels`."""

@@ -51,6 +51,10 @@ def build_model(cfg: dict, num_labels: int, load_pretrained: bool = True) -> Dee
         )
         # A frozen random backbone would leave the head fitting noise.
         raise ValueError(f"train.model.freeze_backbone needs ImageNet weights, but {why}")
+    if cfg["unfrozen_stages"] and not cfg["freeze_backbone"]:
+        raise ValueError(
+            "train.model.unfrozen_stages needs freeze_backbone (else every stage trains)"
+        )
     if backbone not in ("compact", "vgg16"):
         return build_timm_deeplab(cfg, num_labels, load_pretrained)
     if cfg["output_stride"] != 8:
@@ -78,6 +82,7 @@ def build_model(cfg: dict, num_labels: int, load_pretrained: bool = True) -> Dee
         HEADS[arch].channels,
         cfg["dropout"],
         freeze_features=cfg["freeze_backbone"],
+        unfrozen_stages=cfg["unfrozen_stages"],
     )
     pretrained = cfg["pretrained"]
     if not load_pretrained:
@@ -139,6 +144,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         "head_channels": 0,
         "freeze_batch_norm": False,
         "freeze_backbone": False,
+        "unfrozen_stages": 0,
         **checkpoint["model_cfg"],
     }
     model = build_model(model_cfg, checkpoint["num_labels"], load_pretrained=False)

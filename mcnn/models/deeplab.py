@@ -63,6 +63,20 @@ def vgg_features(blocks: tuple[tuple[int, int], ...], batch_norm: bool = False) 
     return nn.Sequential(*layers)
 
 
+def backbone_stages(features: nn.Module) -> list[nn.Module]:
+    """The backbone's stages, input first: a VGG layout's convolution blocks (each ends in its
+    max-pooling), or a timm backbone's own (`TimmFeatures.stages`)."""
+    if hasattr(features, "stages"):
+        return features.stages()
+    blocks, current = [], []
+    for layer in features:
+        current.append(layer)
+        if isinstance(layer, nn.MaxPool2d):
+            blocks.append(nn.Sequential(*current))
+            current = []
+    return blocks
+
+
 class DeepLab(nn.Module):
     """RGB float in [0, 1] (B, 3, H, W) -> logits (B, K, ceil(H / s), ceil(W / s)), s the stride.
 
@@ -86,6 +100,7 @@ class DeepLab(nn.Module):
         pretrained_features: bool = False,
         freeze_batch_norm: bool = False,
         freeze_features: bool = False,
+        unfrozen_stages: int = 0,
     ):
         super().__init__()
         head = HEADS[arch]
@@ -108,6 +123,15 @@ class DeepLab(nn.Module):
         # A frozen backbone: only the head trains, and the backbone's pass keeps no gradient.
         self.freeze_features = freeze_features
         self.features.requires_grad_(not freeze_features)
+        if unfrozen_stages:
+            stages = backbone_stages(features)
+            if unfrozen_stages > len(stages):
+                raise ValueError(
+                    f"train.model.unfrozen_stages {unfrozen_stages}: the backbone has "
+                    f"{len(stages)} stages"
+                )
+            for stage in stages[-unfrozen_stages:]:
+                stage.requires_grad_(True)
         #: Which weights initialised the network (set by mcnn.models.build_model).
         self.init_weights = "random"
         self._init_random()

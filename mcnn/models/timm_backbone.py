@@ -32,6 +32,17 @@ class TimmFeatures(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.body(images)[-1]
 
+    def stages(self) -> list[nn.Module]:
+        """The backbone's stages, input first (for train.model.unfrozen_stages)."""
+        if hasattr(self.body, "blocks"):  # EfficientNet, MobileNet and kin
+            return list(self.body.blocks)
+        layers = [getattr(self.body, f"layer{k}", None) for k in range(1, 5)]
+        if all(layers):  # ResNet and kin
+            return layers
+        raise ValueError(
+            f"train.model.unfrozen_stages: no stages known for timm model {type(self.body)}"
+        )
+
     def load_weights(self, weights: Weights) -> None:
         """Copy the backbone's tensors; every one must be in `weights` (its classifier may not)."""
         result = self.body.load_state_dict(weights.state, strict=False)
@@ -72,6 +83,7 @@ def build_timm_deeplab(model_cfg: dict, num_labels: int, load_pretrained: bool) 
         pretrained_features=True,
         freeze_batch_norm=model_cfg["freeze_batch_norm"],
         freeze_features=model_cfg["freeze_backbone"],
+        unfrozen_stages=model_cfg["unfrozen_stages"],
         **norm,
     )
     if weights is not None:

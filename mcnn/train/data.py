@@ -154,7 +154,12 @@ class TrainingData:
 
     def batch(self, global_index: int, seed: int, video_strategy: str) -> Batch:
         item = self.item_at(global_index, seed)
-        rng = np.random.default_rng([seed, 3, global_index])
+        return self.batch_of(item, (seed, global_index), video_strategy)
+
+    def batch_of(self, item: Item, key: tuple[int, ...], video_strategy: str) -> Batch:
+        """`item`'s batch, its crop drawn from (key[0], 3, *key[1:]) and its label seed
+        (key[0], 4, *key[1:]) (`batch` uses key = (seed, global index))."""
+        rng = np.random.default_rng([key[0], 3, *key[1:]])
         if item.image_rows:
             crops = [self._crop(self._read_image(row), None, rng) for row in item.image_rows]
             frames = np.concatenate([c[0] for c in crops])
@@ -175,7 +180,7 @@ class TrainingData:
         small_truth = None
         if small_masks.ndim == 4:
             small_masks, small_truth = small_masks[..., 0], small_masks[..., 1]
-        seed_key = (seed, 4, global_index)
+        seed_key = (key[0], 4, *key[1:])
         return Batch(item.key, frames, small_frames, small_masks, groups, seed_key, small_truth)
 
     def _read_image(self, row: int) -> np.ndarray:

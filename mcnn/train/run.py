@@ -130,6 +130,17 @@ def train(
                 done = trainer.iteration
                 if done % trainer.checkpoint_every == 0 or done == schedule.iterations:
                     write_checkpoint(trainer, checkpoint_path, run_id, classes)
+                if ddp.is_main and done in params["train"]["snapshots"]:
+                    save_checkpoint(
+                        output_dir / "snapshots" / f"model-{done:06d}.pt",
+                        model,
+                        params["model"],
+                        classes,
+                        iteration=done,
+                        stage=stage,
+                        strategy=strategy,
+                        seed=seed,
+                    )
     finally:
         trainer.labels.close()
     elapsed = time.perf_counter() - start
