@@ -15,6 +15,7 @@ min_version("9.0")
 # mcnn's validator first: its message names the key as a dotted path; then Snakemake's.
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 import mcnn.config
+import mcnn.demo.marker
 
 try:
     # It also fills defaults through the per-section schema files, which Snakemake's does only
@@ -66,6 +67,11 @@ _uses_demo = any(
     Path(entry["root"]).resolve().is_relative_to(_demo_root)
     for entry in config["datasets"].values()
 )
+# Snakemake deletes a directory() output before its job runs: refuse a root that is not a
+# demo world before any job can (mcnn.demo.writer checks the same when the step runs).
+_problem = _uses_demo and mcnn.demo.marker.replace_problem(_demo_root)
+if _problem:
+    raise WorkflowError(f"config key 'demo_world.root': {_demo_root}: {_problem}")
 _unknown = set(config["demo_world"]["classes"]) - set(config["classes"])
 if _uses_demo and _unknown:
     raise ValueError(

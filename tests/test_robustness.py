@@ -9,6 +9,7 @@ two rows are covered by tests/test_training.py (see the end of this file).
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import yaml
 from conftest import write_tiny_davis
 
 from mcnn import config as mcnn_config
-from mcnn.core.io import DataError, write_csv
+from mcnn.core.io import DataError, write_csv, write_image, write_json
 from mcnn.datasets import build_index, read_shots
 from mcnn.motion import video as motion_video
 from mcnn.motion.store import ShotMotion, read_video_motion, write_video_motion
@@ -350,3 +351,20 @@ def test_a_videos_shots_read_in_order_decode_it_once(tmp_path, monkeypatch):
         assert all(np.array_equal(a, b) for a, b in zip(fresh_shot, shot, strict=True))
     frames_module.decode_video_frames(path, [5])  # an earlier frame: a new decoder from 0
     assert len(grabs) == 46
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_outputs_get_the_mode_open_gives_under_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        write_csv(tmp_path / "b.csv", pd.DataFrame({"x": [1]}))
+        write_image(tmp_path / "c.png", np.zeros((4, 4, 3), np.uint8))
+        with open(tmp_path / "plain.txt", "w"):
+            pass
+    finally:
+        os.umask(old)
+    expected = (tmp_path / "plain.txt").stat().st_mode & 0o777
+    assert expected == 0o666 & ~umask
+    for name in ("a.json", "b.csv", "c.png"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == expected, name
