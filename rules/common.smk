@@ -165,6 +165,9 @@ def without(section, keys):
 # partition (tests/test_slurm.py checks that the two lists match).
 TRAIN_GPUS = config["resources"]["train_gpus"]
 JOB_GPUS = min(TRAIN_GPUS, 1)
+# The GPU counts are rerun triggers (params: the device and the effective batch); allowing the
+# CPU changes no result, so it reaches the steps through `resources` (`--allow-cpu`).
+ALLOW_CPU = int(config["resources"]["allow_cpu"])
 
 
 # Per-stage views: each rule's `params` carry exactly the settings its step reads, so that a

@@ -17,15 +17,18 @@ rule evaluate_voc:
     threads: config["resources"]["threads"]
     resources:
         gpu=JOB_GPUS,
+        allow_cpu=ALLOW_CPU,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
         settings=EVALUATE_VOC,
         split=config["evaluate"]["split"],
+        gpus=JOB_GPUS,
     shell:
         "python -m mcnn evaluate-voc --checkpoint {input.model} --index {input.index}"
         " --split {params.split} --params {params.settings:q} --variant {wildcards.variant}"
-        " --fov {wildcards.fov} --seed {wildcards.seed} --output {output} > {log} 2>&1"
+        " --fov {wildcards.fov} --seed {wildcards.seed} --gpus {params.gpus}"
+        " --allow-cpu {resources.allow_cpu} --output {output} > {log} 2>&1"
 
 
 rule results_table:
@@ -91,16 +94,19 @@ rule colocalize:
     threads: config["resources"]["threads"]
     resources:
         gpu=JOB_GPUS,
+        allow_cpu=ALLOW_CPU,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
         settings=EVALUATE_COLOC,
         note=config["report_note"],
+        gpus=JOB_GPUS,
     shell:
         "python -m mcnn colocalize --checkpoint {input.model} --index {input.index}"
         " --boxes {input.boxes} --params {params.settings:q} --output {output.table}"
         " --output-md {output.md} --summary {output.summary} --frames {output.frames}"
-        " --compare-published --note {params.note:q} > {log} 2>&1"
+        " --compare-published --note {params.note:q} --gpus {params.gpus}"
+        " --allow-cpu {resources.allow_cpu} > {log} 2>&1"
 
 
 rule qualitative:
@@ -157,11 +163,14 @@ rule predict:
     threads: config["resources"]["threads"]
     resources:
         gpu=JOB_GPUS,
+        allow_cpu=ALLOW_CPU,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
+    params:
+        gpus=JOB_GPUS,
     shell:
         "python -m mcnn predict --checkpoint {input.model} --input {input.source}"
-        " --output {output} > {log} 2>&1"
+        " --gpus {params.gpus} --allow-cpu {resources.allow_cpu} --output {output} > {log} 2>&1"
 
 
 rule stage_timings:

@@ -29,6 +29,7 @@ rule train:
     threads: config["resources"]["threads"]
     resources:
         gpu=TRAIN_GPUS,
+        allow_cpu=ALLOW_CPU,
         label_workers=config["train"]["train"]["label_workers"],
         checkpoint_every=config["train"]["train"]["checkpoint_every"],
         mem_mb=config["resources"]["train_mem_mb"],
@@ -38,9 +39,11 @@ rule train:
         labels=lambda w: as_json(labels_view("train", w.strategy)),
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
+        gpus=TRAIN_GPUS,
     shell:
         "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
-        " --gpus {resources.gpu} --label-workers {resources.label_workers}"
+        " --gpus {params.gpus} --allow-cpu {resources.allow_cpu}"
+        " --label-workers {resources.label_workers}"
         " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy {wildcards.strategy} --seed {wildcards.seed}"
@@ -66,13 +69,16 @@ rule select_shots:
     threads: config["resources"]["threads"]
     resources:
         gpu=JOB_GPUS,
+        allow_cpu=ALLOW_CPU,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
         settings=as_json(config["train"]["select"]),
+        gpus=JOB_GPUS,
     shell:
         "python -m mcnn select-shots --checkpoint {input.model} --samples {input.samples}"
-        " --params {params.settings:q} --output {output} > {log} 2>&1"
+        " --params {params.settings:q} --gpus {params.gpus} --allow-cpu {resources.allow_cpu}"
+        " --output {output} > {log} 2>&1"
 
 
 rule finetune:
@@ -103,6 +109,7 @@ rule finetune:
     threads: config["resources"]["threads"]
     resources:
         gpu=TRAIN_GPUS,
+        allow_cpu=ALLOW_CPU,
         label_workers=config["train"]["train"]["label_workers"],
         checkpoint_every=config["train"]["train"]["checkpoint_every"],
         mem_mb=config["resources"]["train_mem_mb"],
@@ -112,9 +119,11 @@ rule finetune:
         labels=as_json(labels_view("finetune", "mcnn")),
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
+        gpus=TRAIN_GPUS,
     shell:
         "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
-        " --gpus {resources.gpu} --label-workers {resources.label_workers}"
+        " --gpus {params.gpus} --allow-cpu {resources.allow_cpu}"
+        " --label-workers {resources.label_workers}"
         " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"
@@ -150,6 +159,7 @@ rule train_mixed:
     threads: config["resources"]["threads"]
     resources:
         gpu=TRAIN_GPUS,
+        allow_cpu=ALLOW_CPU,
         label_workers=config["train"]["train"]["label_workers"],
         checkpoint_every=config["train"]["train"]["checkpoint_every"],
         mem_mb=config["resources"]["train_mem_mb"],
@@ -159,9 +169,11 @@ rule train_mixed:
         labels=as_json(labels_view("mixed", "mcnn")),
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
+        gpus=TRAIN_GPUS,
     shell:
         "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
-        " --gpus {resources.gpu} --label-workers {resources.label_workers}"
+        " --gpus {params.gpus} --allow-cpu {resources.allow_cpu}"
+        " --label-workers {resources.label_workers}"
         " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"

@@ -158,7 +158,7 @@ def test_several_gpus_start_the_step_again_under_torchrun(monkeypatch):
 
     argv = ["train", "--samples", "s.h5", "--params", "{}", "--label-params", "{}"]
     argv += ["--classes", "[]", "--strategy", "mcnn", "--seed", "0", "--output-dir", "out"]
-    argv += ["--gpus", "2"]
+    argv += ["--gpus", "2", "--allow-cpu", "1"]
     parser = argparse.ArgumentParser()
     train_step.add_arguments(parser)
     monkeypatch.setattr(sys, "argv", ["mcnn/__main__.py", *argv])
