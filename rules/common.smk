@@ -1,6 +1,7 @@
 # Config validation and helpers shared by the rule files.
 import hashlib
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -29,7 +30,8 @@ validate(config, schema="../mcnn/schemas/config.schema.yaml")
 # them (the venv, or the conda env of envs/mcnn.yaml, which holds only the dependencies).
 # (Snakemake formats the prefix too: doubled braces reach the shell as single ones.)
 shell.prefix(
-    f"export PYTHONPATH={Path(workflow.basedir).parent}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+    f"export PYTHONPATH={shlex.quote(str(Path(workflow.basedir).parent))}"
+    "${{PYTHONPATH:+:$PYTHONPATH}}; "
 )
 
 RESULTS = config["results_dir"]

@@ -17,7 +17,7 @@ rule demo_world:
     params:
         settings=as_json(config["demo_world"]),
     shell:
-        "python -m mcnn demo-world --params {params.settings:q} --output {output} > {log} 2>&1"
+        "python -m mcnn demo-world --params {params.settings:q} --output {output:q} > {log:q} 2>&1"
 
 
 checkpoint ingest:
@@ -41,5 +41,5 @@ checkpoint ingest:
         classes=as_json(config["classes"]),
     shell:
         "python -m mcnn ingest --name {wildcards.dataset} --params {params.settings:q}"
-        " --classes {params.classes:q} --shots {output.shots} --boxes {output.boxes}"
-        " > {log} 2>&1"
+        " --classes {params.classes:q} --shots {output.shots:q} --boxes {output.boxes:q}"
+        " > {log:q} 2>&1"

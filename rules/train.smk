@@ -41,13 +41,13 @@ rule train:
         out_dir=lambda w, output: Path(output.model).parent,
         gpus=TRAIN_GPUS,
     shell:
-        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        "python -m mcnn train --samples {input.samples:q} --params {params.settings:q}"
         " --gpus {params.gpus} --allow-cpu {resources.allow_cpu}"
         " --label-workers {resources.label_workers}"
         " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy {wildcards.strategy} --seed {wildcards.seed}"
-        " --output-dir {params.out_dir} > {log} 2>&1"
+        " --output-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule select_shots:
@@ -76,9 +76,9 @@ rule select_shots:
         settings=as_json(config["train"]["select"]),
         gpus=JOB_GPUS,
     shell:
-        "python -m mcnn select-shots --checkpoint {input.model} --samples {input.samples}"
+        "python -m mcnn select-shots --checkpoint {input.model:q} --samples {input.samples:q}"
         " --params {params.settings:q} --gpus {params.gpus} --allow-cpu {resources.allow_cpu}"
-        " --output {output} > {log} 2>&1"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule finetune:
@@ -121,13 +121,13 @@ rule finetune:
         out_dir=lambda w, output: Path(output.model).parent,
         gpus=TRAIN_GPUS,
     shell:
-        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        "python -m mcnn train --samples {input.samples:q} --params {params.settings:q}"
         " --gpus {params.gpus} --allow-cpu {resources.allow_cpu}"
         " --label-workers {resources.label_workers}"
         " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
-        " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"
-        " --output-dir {params.out_dir} > {log} 2>&1"
+        " --strategy mcnn --seed {wildcards.seed} --init {input.init:q} --shots {input.shots:q}"
+        " --output-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule train_mixed:
@@ -171,13 +171,13 @@ rule train_mixed:
         out_dir=lambda w, output: Path(output.model).parent,
         gpus=TRAIN_GPUS,
     shell:
-        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
+        "python -m mcnn train --samples {input.samples:q} --params {params.settings:q}"
         " --gpus {params.gpus} --allow-cpu {resources.allow_cpu}"
         " --label-workers {resources.label_workers}"
         " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
-        " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"
-        " --images {input.images} --output-dir {params.out_dir} > {log} 2>&1"
+        " --strategy mcnn --seed {wildcards.seed} --init {input.init:q} --shots {input.shots:q}"
+        " --images {input.images:q} --output-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule label_figures:
@@ -204,6 +204,6 @@ rule label_figures:
         labels=as_json(without(config["labels"], {"alpha_finetune"})),
         classes=as_json(config["classes"]),
     shell:
-        "python -m mcnn label-figures --samples {input.samples} --checkpoint {input.model}"
+        "python -m mcnn label-figures --samples {input.samples:q} --checkpoint {input.model:q}"
         " --params {params.labels:q} --classes {params.classes:q} --seed {wildcards.seed}"
-        " --output {output} > {log} 2>&1"
+        " --output {output:q} > {log:q} 2>&1"

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from tiny_workflow import new_run_folder, snakemake
+from tiny_workflow import RESULTS, new_run_folder, snakemake
 
 from mcnn import cli
 from mcnn import config as mcnn_config
@@ -301,7 +301,7 @@ def test_inconsistent_settings_name_the_key(tmp_path):
 def test_the_workflow_refuses_a_demo_root_that_is_not_a_demo_world(tmp_path):
     """Snakemake deletes a directory() output before its job: the check comes before any job."""
     work = new_run_folder(tmp_path, "run")
-    root = work / "results" / "demo_world"
+    root = work / RESULTS / "demo_world"
     root.mkdir(parents=True)
     (root / "thesis.tex").write_text("years of work")
     proc = snakemake(work, "--cores", "1", check=False)

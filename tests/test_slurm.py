@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from test_e2e_workflow import ALL_RULES
-from tiny_workflow import REPO, new_run_folder, ran_jobs, snakemake
+from tiny_workflow import REPO, RESULTS, new_run_folder, ran_jobs, snakemake
 
 SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 CLUSTER_SCRIPT = REPO / ".ci" / "slurm-cluster.sh"
@@ -102,4 +102,4 @@ def test_the_whole_workflow_runs_through_slurm(tmp_path, cluster, monkeypatch):
     assert set(ran_jobs(proc.stdout)) - {"all"} == ALL_RULES
     submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+)", proc.stdout)
     assert len(submitted) == sum(ran_jobs(proc.stdout).values()) - 1  # all but `all` (local)
-    assert (work / "results" / "tables" / "voc.csv").is_file()
+    assert (work / RESULTS / "tables" / "voc.csv").is_file()

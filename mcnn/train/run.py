@@ -16,6 +16,7 @@ from tqdm import tqdm
 from mcnn.core.io import write_csv, write_json
 from mcnn.models import build_model, save_checkpoint
 from mcnn.train.checkpoints import (
+    code_version,
     fingerprint,
     finish_checkpoint,
     load_init,
@@ -101,6 +102,7 @@ def train(
         items=[item.key for item in data.items],
         init=str(init or ""),
         world_size=ddp.world_size,
+        code=code_version(),
     )
     checkpoint_path = output_dir / "checkpoint.pt"
     resumed_from = maybe_resume(trainer, checkpoint_path, run_id)
