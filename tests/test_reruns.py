@@ -108,12 +108,12 @@ def test_train_gpus_reruns_a_training_for_real(tmp_path_factory, tmp_path):
         "evaluate_voc": 5, **REPORT,
     }  # fmt: skip
     model = f"{RESULTS}/train/hard-largefov-s0/model.pt"
-    proc = snakemake(work, "--cores", "2", "--configfile", str(config), model)
+    proc = snakemake(work, model, "--cores", "2", "--configfile", str(config))
     assert ran_jobs(proc.stdout) == {"train": 1}
     assert "params" in proc.stdout  # the reason Snakemake gives: "Params have changed since..."
     summary = json.loads((work / RESULTS / "train/hard-largefov-s0/train.json").read_text())
     assert summary["device"] == "cpu" and summary["iterations_this_run"] == 4
-    again = snakemake(work, "-n", "--configfile", str(config), model)
+    again = snakemake(work, model, "-n", "--configfile", str(config))
     assert "Nothing to be done" in again.stdout
 
 

@@ -10,11 +10,15 @@ the same arguments resumes from DIR/checkpoint.pt (a finished run removes it).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 
 from mcnn.core import device
 from mcnn.train import train as run_training
+from mcnn.train.run import TERMINATED_EXIT, TrainingStopped
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser) -> None:
@@ -45,20 +49,24 @@ def main(args) -> None:
     if (args.gpus or 1) > 1 and "LOCAL_RANK" not in os.environ:
         os.execv(sys.executable, torchrun_command(args.gpus, sys.argv[1:]))
     execution = {"label_workers": args.label_workers, "checkpoint_every": args.checkpoint_every}
-    run_training(
-        args.samples,
-        json.loads(args.params),
-        json.loads(args.label_params),
-        json.loads(args.classes),
-        args.strategy,
-        args.seed,
-        args.output_dir,
-        init=args.init,
-        shots_table=args.shots,
-        image_index=args.images,
-        device=on,
-        execution={key: value for key, value in execution.items() if value is not None},
-    )
+    try:
+        run_training(
+            args.samples,
+            json.loads(args.params),
+            json.loads(args.label_params),
+            json.loads(args.classes),
+            args.strategy,
+            args.seed,
+            args.output_dir,
+            init=args.init,
+            shots_table=args.shots,
+            image_index=args.images,
+            device=on,
+            execution={key: value for key, value in execution.items() if value is not None},
+        )
+    except TrainingStopped as stopped:
+        log.error("%s", stopped)
+        sys.exit(TERMINATED_EXIT)
 
 
 def torchrun_command(gpus: int, step_argv: list[str]) -> list[str]:
