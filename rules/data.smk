@@ -26,6 +26,7 @@ checkpoint ingest:
     output:
         shots=f"{RESULTS}/index/{{dataset}}.shots.csv",
         boxes=f"{RESULTS}/index/{{dataset}}.boxes.csv",
+        skipped=f"{RESULTS}/index/{{dataset}}.skipped.csv",
     log:
         f"{LOGS}/ingest/{{dataset}}.log",
     benchmark:
@@ -42,4 +43,4 @@ checkpoint ingest:
     shell:
         "python -m mcnn ingest --name {wildcards.dataset} --params {params.settings:q}"
         " --classes {params.classes:q} --shots {output.shots:q} --boxes {output.boxes:q}"
-        " > {log:q} 2>&1"
+        " --skipped {output.skipped:q} > {log:q} 2>&1"
