@@ -61,11 +61,11 @@ def sigterm_flag():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _stop_everywhere(requested: bool, ddp) -> bool:
+def _stop_everywhere(requested: bool, ddp, device: torch.device) -> bool:
     """Under DDP every process must checkpoint and stop at the same iteration."""
     if not ddp.active:
         return requested
-    flag = torch.tensor([float(requested)])
+    flag = torch.tensor([float(requested)], device=device)  # NCCL reduces GPU tensors only
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
     return bool(flag.item())
 
@@ -172,7 +172,7 @@ def train(
                 progress.update(1)
                 progress.set_postfix(loss=f"{row['loss']:.4f}")
                 done = trainer.iteration
-                stop = _stop_everywhere(sigterm(), ddp)
+                stop = _stop_everywhere(sigterm(), ddp, torch_device)
                 if done % trainer.checkpoint_every == 0 or done == schedule.iterations or stop:
                     write_checkpoint(trainer, checkpoint_path, run_id, classes)
                 if stop and done < schedule.iterations:
