@@ -3,7 +3,10 @@
 # profiles/slurm by hand. Needs root and Debian's packages (installed here with apt-get if absent).
 #
 #   .ci/slurm-cluster.sh start DIR   # install if needed, write DIR/slurm.conf, start the daemons
-#   .ci/slurm-cluster.sh stop DIR    # stop them by the PIDs in DIR
+#   .ci/slurm-cluster.sh stop DIR    # stop them by their PID files
+#
+# The PID files live in one known place, $MCNN_SLURM_RUN (default /run/mcnn-ci-slurm), whatever
+# DIR is: `start` first stops the daemons of an earlier run that crashed before its `stop`.
 #
 # The node advertises one GPU (a GRES backed by /dev/null) so that the rules' `gpu` requests
 # are scheduled as on a GPU cluster; jobs see CUDA_VISIBLE_DEVICES=0 and no CUDA device, so
@@ -11,7 +14,27 @@
 set -euo pipefail
 action=${1:?usage: slurm-cluster.sh start|stop DIR}
 dir=$(realpath -m "${2:?usage: slurm-cluster.sh start|stop DIR}")
+run=${MCNN_SLURM_RUN:-/run/mcnn-ci-slurm}
 host=$(hostname -s)
+
+# Stop each daemon named by a PID file in $run (only if that PID is still that daemon: a PID
+# of a long-gone run may belong to another process now), waiting until it has exited.
+stop_daemons() {
+    for daemon in slurmd slurmctld munged; do
+        local pid_file=$run/$daemon.pid pid
+        [[ -f $pid_file ]] || continue
+        pid=$(cat "$pid_file")
+        if [[ $pid =~ ^[0-9]+$ && $(cat "/proc/$pid/comm" 2>/dev/null) == "$daemon" ]]; then
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do
+                [[ -e /proc/$pid ]] || break
+                sleep 0.2
+            done
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+        rm -f "$pid_file"
+    done
+}
 
 stop() {
     for name in slurm.conf gres.conf; do
@@ -19,12 +42,7 @@ stop() {
             rm -f "/etc/slurm/$name"
         fi
     done
-    for daemon in slurmd slurmctld munged; do
-        if [[ -f $dir/$daemon.pid ]]; then
-            kill "$(cat "$dir/$daemon.pid")" 2>/dev/null || true
-            rm -f "$dir/$daemon.pid"
-        fi
-    done
+    stop_daemons
 }
 
 if [[ $action == stop ]]; then
@@ -44,7 +62,7 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
         || { echo "apt-get install slurm-wlm munge failed (log: $dir.apt.log)" >&2; exit 4; }
 fi
 
-mkdir -p "$dir/state" "$dir/spool" "$dir/log" /run/munge
+mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$run" /run/munge
 chown munge:munge /run/munge
 [[ -f /etc/munge/munge.key ]] || { mungekey --create 2>/dev/null || /usr/sbin/create-munge-key; }
 # GNU nproc honours OMP_NUM_THREADS; the node declares the machine's processors regardless.
@@ -59,8 +77,8 @@ SlurmUser=root
 AuthType=auth/munge
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
-SlurmctldPidFile=$dir/slurmctld.pid
-SlurmdPidFile=$dir/slurmd.pid
+SlurmctldPidFile=$run/slurmctld.pid
+SlurmdPidFile=$run/slurmd.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.log
 # No cgroups in a container: track processes through /proc, no task containment.
@@ -79,7 +97,7 @@ CONF
 echo "NodeName=$host Name=gpu File=/dev/null" >"$dir/gres.conf"
 
 export SLURM_CONF=$dir/slurm.conf
-stop
+stop  # and the daemons of an earlier run that crashed before its own `stop`
 # Job steps (srun inside a job, as the SLURM executor's jobs run) read the default path, not
 # $SLURM_CONF: link it there, unless a real configuration lives there.
 mkdir -p /etc/slurm
@@ -92,7 +110,7 @@ for name in slurm.conf gres.conf; do
 done
 su -s /bin/sh munge -c "munged --pid-file=/run/munge/munged.pid" 2>/dev/null \
     || munged --force --pid-file=/run/munge/munged.pid
-cp /run/munge/munged.pid "$dir/munged.pid"
+cp /run/munge/munged.pid "$run/munged.pid"
 slurmctld
 slurmd
 for _ in $(seq 60); do

@@ -196,6 +196,8 @@ def summary(seq: pd.DataFrame, fold_of: dict[str, str], sources) -> pd.DataFrame
     for source in sources:
         for method in ["masks", "hard", "paper", "chosen", "grabcut"]:
             part = seq[(seq["method"] == method) & seq["source"].isin([source, "-"])]
+            if part.empty:
+                continue
             gains = part["iou"].values - part["sequence"].map(masks).values
             rows.append(
                 {

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -26,13 +27,16 @@ from torch import nn
 from tqdm import tqdm
 
 from mcnn.classes import VOC_CLASSES, label_palette, voc_palette
-from mcnn.core.io import DataError, atomic_path, read_rgb, write_image
+from mcnn.core.io import DataError, atomic_path, read_rgb, write_csv, write_image, write_json
 from mcnn.models import load_model, predict_probs
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 OVERLAY_OPACITY = 0.5
+#: failed.csv: the image file (or the video) and, for a video, the frame number.
+FAILED_COLUMNS = ["input", "frame", "reason"]
+UNDECODABLE = "frame cannot be decoded (OpenCV read failed)"
 
 
 def pick_device(requested: str | None) -> torch.device:
@@ -111,12 +115,15 @@ def predict(
     output_dir: str | os.PathLike,
     device: str | None = None,
     batch_size: int = 4,
+    strict: bool = False,
 ) -> int:
     """Segment every image of a folder (or one image, or every frame of a video); returns the count.
 
-    Writes `<name>.png` (labels) and `<name>_overlay.jpg` per image (`frame_%06d` for a video)
-    and `classes.json` into `output_dir`. An unreadable image of a folder does not stop the
-    others: they are all written, then a DataError lists the unreadable ones.
+    Writes `<name>.png` (labels) and `<name>_overlay.jpg` per image (`frame_%06d` for a video),
+    `classes.json`, `failed.csv` (each image or video frame that could not be read, and why)
+    and `predict.json` (counts and device) into `output_dir`. A failed image or frame does not
+    stop the others; the call fails (DataError) only when nothing could be predicted, or, with
+    `strict`, when anything failed (every prediction made is kept either way).
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
@@ -125,8 +132,8 @@ def predict(
     lookup, palette, names = output_values(ckpt["classes"])
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    unreadable: list[DataError] = []
-    frames, total = _read_input(Path(input_path), unreadable)
+    failed: list[dict] = []
+    frames, total = _read_input(Path(input_path), failed)
     count = 0
     with tqdm(total=total, desc="predict", unit="image") as progress:
         for names_batch, images in _batches(frames, batch_size):
@@ -143,29 +150,36 @@ def predict(
             progress.update(len(images))
     with atomic_path(output_dir / "classes.json") as tmp:
         tmp.write_text(json.dumps({str(v): n for v, n in names.items()}, indent=2) + "\n")
+    write_csv(output_dir / "failed.csv", pd.DataFrame(failed, columns=FAILED_COLUMNS))
+    write_json(
+        output_dir / "predict.json",
+        {"checkpoint": str(checkpoint), "input": str(input_path), "device": str(torch_device),
+         "predicted": count, "failed": len(failed)},
+    )  # fmt: skip
     log.info("%d images segmented into %s on %s", count, output_dir, torch_device)
-    if unreadable:
-        for error in unreadable:
-            log.error("skipped %s", error)
-        listed = "; ".join(f"{Path(error.path).name} ({error.problem})" for error in unreadable)
+    for row in failed:
+        where = f" frame {row['frame']}" if row["frame"] != "" else ""
+        log.error("skipped %s%s: %s", row["input"], where, row["reason"])
+    if count == 0 or (failed and strict):
         raise DataError(
             input_path,
-            f"{len(unreadable)} of {total} images unreadable (the other {count} were written): "
-            f"{listed}",
+            f"{count} images or frames predicted (kept in {output_dir}), {len(failed)} could not "
+            f"be read (listed in {output_dir / 'failed.csv'})",
         )
     return count
 
 
 def _read_input(
-    path: Path, unreadable: list[DataError]
+    path: Path, failed: list[dict]
 ) -> tuple[Iterator[tuple[str, np.ndarray]], int | None]:
     """(name, RGB frame) pairs of a folder of images, one image or a video, and their count.
-    A folder's unreadable images are skipped and appended to `unreadable`."""
+    A folder's unreadable images and a video's undecodable frames are skipped and recorded in
+    `failed` (rows of FAILED_COLUMNS)."""
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise DataError(path, f"folder holds no image ({', '.join(IMAGE_SUFFIXES)})")
-        return _folder_images(files, unreadable), len(files)
+        return _folder_images(files, failed), len(files)
     if not path.is_file():
         raise DataError(path, "input does not exist")
     if path.suffix.lower() in IMAGE_SUFFIXES:
@@ -173,31 +187,37 @@ def _read_input(
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise DataError(path, "neither an image nor a video that OpenCV can open")
-    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))  # container metadata: only for progress
-    return _video_frames(capture, path), count if count > 0 else None
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))  # container metadata: 0 if unknown
+    return _video_frames(capture, path, max(count, 0), failed), count if count > 0 else None
 
 
-def _folder_images(files, unreadable: list[DataError]) -> Iterator[tuple[str, np.ndarray]]:
+def _folder_images(files, failed: list[dict]) -> Iterator[tuple[str, np.ndarray]]:
     for file in files:
         try:
             yield file.stem, read_rgb(file)
         except DataError as error:
-            unreadable.append(error)
+            failed.append({"input": str(file), "frame": "", "reason": error.problem})
 
 
-def _video_frames(capture: cv2.VideoCapture, path: Path) -> Iterator[tuple[str, np.ndarray]]:
+def _video_frames(
+    capture: cv2.VideoCapture, path: Path, count: int, failed: list[dict]
+) -> Iterator[tuple[str, np.ndarray]]:
+    """The decodable frames of a video, numbered by their place in it. Below the container's
+    frame `count` a failed read is an undecodable frame (recorded; the decoder has moved past
+    it, so decoding goes on); at or past it, the end of the video."""
+    index = 0
     try:
-        index = 0
         while True:
             ok, bgr = capture.read()
-            if not ok:
+            if ok:
+                yield f"frame_{index:06d}", cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            elif index < count:
+                failed.append({"input": str(path), "frame": index, "reason": UNDECODABLE})
+            else:
                 break
-            yield f"frame_{index:06d}", cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             index += 1
     finally:
         capture.release()
-    if index == 0:
-        raise DataError(path, "video has no decodable frame")
 
 
 def _batches(

@@ -100,6 +100,7 @@ def run(
     device = pick_device(None if device == "auto" else device)
     model, _ = load_model(checkpoint, device)
     table = choose_shots(score_shots(model, sample_paths, params, device), params["min_iou"])
+    table["device"] = str(device)  # which device scored the shots (GPU and CPU may differ)
     write_csv(output, table)
     videos = table.groupby(["dataset", "video_id"]).ngroups
     log.info(

@@ -1,6 +1,7 @@
 # Config validation and helpers shared by the rule files.
 import hashlib
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ min_version("9.0")
 # mcnn's validator first: its message names the key as a dotted path; then Snakemake's.
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 import mcnn.config
+import mcnn.demo.marker
 
 try:
     # It also fills defaults through the per-section schema files, which Snakemake's does only
@@ -28,7 +30,8 @@ validate(config, schema="../mcnn/schemas/config.schema.yaml")
 # them (the venv, or the conda env of envs/mcnn.yaml, which holds only the dependencies).
 # (Snakemake formats the prefix too: doubled braces reach the shell as single ones.)
 shell.prefix(
-    f"export PYTHONPATH={Path(workflow.basedir).parent}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+    f"export PYTHONPATH={shlex.quote(str(Path(workflow.basedir).parent))}"
+    "${{PYTHONPATH:+:$PYTHONPATH}}; "
 )
 
 RESULTS = config["results_dir"]
@@ -66,6 +69,11 @@ _uses_demo = any(
     Path(entry["root"]).resolve().is_relative_to(_demo_root)
     for entry in config["datasets"].values()
 )
+# Snakemake deletes a directory() output before its job runs: refuse a root that is not a
+# demo world before any job can (mcnn.demo.writer checks the same when the step runs).
+_problem = _uses_demo and mcnn.demo.marker.replace_problem(_demo_root)
+if _problem:
+    raise WorkflowError(f"config key 'demo_world.root': {_demo_root}: {_problem}")
 _unknown = set(config["demo_world"]["classes"]) - set(config["classes"])
 if _uses_demo and _unknown:
     raise ValueError(
@@ -159,6 +167,9 @@ def without(section, keys):
 # partition (tests/test_slurm.py checks that the two lists match).
 TRAIN_GPUS = config["resources"]["train_gpus"]
 JOB_GPUS = min(TRAIN_GPUS, 1)
+# The GPU counts are rerun triggers (params: the device and the effective batch); allowing the
+# CPU changes no result, so it reaches the steps through `resources` (`--allow-cpu`).
+ALLOW_CPU = int(config["resources"]["allow_cpu"])
 
 
 # Per-stage views: each rule's `params` carry exactly the settings its step reads, so that a

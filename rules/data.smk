@@ -17,7 +17,7 @@ rule demo_world:
     params:
         settings=as_json(config["demo_world"]),
     shell:
-        "python -m mcnn demo-world --params {params.settings:q} --output {output} > {log} 2>&1"
+        "python -m mcnn demo-world --params {params.settings:q} --output {output:q} > {log:q} 2>&1"
 
 
 checkpoint ingest:
@@ -26,6 +26,7 @@ checkpoint ingest:
     output:
         shots=f"{RESULTS}/index/{{dataset}}.shots.csv",
         boxes=f"{RESULTS}/index/{{dataset}}.boxes.csv",
+        skipped=f"{RESULTS}/index/{{dataset}}.skipped.csv",
     log:
         f"{LOGS}/ingest/{{dataset}}.log",
     benchmark:
@@ -41,5 +42,5 @@ checkpoint ingest:
         classes=as_json(config["classes"]),
     shell:
         "python -m mcnn ingest --name {wildcards.dataset} --params {params.settings:q}"
-        " --classes {params.classes:q} --shots {output.shots} --boxes {output.boxes}"
-        " > {log} 2>&1"
+        " --classes {params.classes:q} --shots {output.shots:q} --boxes {output.boxes:q}"
+        " --skipped {output.skipped:q} > {log:q} 2>&1"

@@ -17,15 +17,18 @@ rule evaluate_voc:
     threads: config["resources"]["threads"]
     resources:
         gpu=JOB_GPUS,
+        allow_cpu=ALLOW_CPU,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
         settings=EVALUATE_VOC,
         split=config["evaluate"]["split"],
+        gpus=JOB_GPUS,
     shell:
-        "python -m mcnn evaluate-voc --checkpoint {input.model} --index {input.index}"
-        " --split {params.split} --params {params.settings:q} --variant {wildcards.variant}"
-        " --fov {wildcards.fov} --seed {wildcards.seed} --output {output} > {log} 2>&1"
+        "python -m mcnn evaluate-voc --checkpoint {input.model:q} --index {input.index:q}"
+        " --split {params.split:q} --params {params.settings:q} --variant {wildcards.variant}"
+        " --fov {wildcards.fov} --seed {wildcards.seed} --gpus {params.gpus}"
+        " --allow-cpu {resources.allow_cpu} --output {output:q} > {log:q} 2>&1"
 
 
 rule results_table:
@@ -61,9 +64,9 @@ rule results_table:
     params:
         note=config["report_note"],
     shell:
-        "python -m mcnn results-table --results {input} --output-csv {output.csv}"
-        " --output-md {output.md} --output-png {output.png} --output-bars {output.bars}"
-        " --note {params.note:q} > {log} 2>&1"
+        "python -m mcnn results-table --results {input:q} --output-csv {output.csv:q}"
+        " --output-md {output.md:q} --output-png {output.png:q} --output-bars {output.bars:q}"
+        " --note {params.note:q} > {log:q} 2>&1"
 
 
 rule colocalize:
@@ -91,16 +94,19 @@ rule colocalize:
     threads: config["resources"]["threads"]
     resources:
         gpu=JOB_GPUS,
+        allow_cpu=ALLOW_CPU,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
         settings=EVALUATE_COLOC,
         note=config["report_note"],
+        gpus=JOB_GPUS,
     shell:
-        "python -m mcnn colocalize --checkpoint {input.model} --index {input.index}"
-        " --boxes {input.boxes} --params {params.settings:q} --output {output.table}"
-        " --output-md {output.md} --summary {output.summary} --frames {output.frames}"
-        " --compare-published --note {params.note:q} > {log} 2>&1"
+        "python -m mcnn colocalize --checkpoint {input.model:q} --index {input.index:q}"
+        " --boxes {input.boxes:q} --params {params.settings:q} --output {output.table:q}"
+        " --output-md {output.md:q} --summary {output.summary:q} --frames {output.frames:q}"
+        " --compare-published --note {params.note:q} --gpus {params.gpus}"
+        " --allow-cpu {resources.allow_cpu} > {log:q} 2>&1"
 
 
 rule qualitative:
@@ -127,15 +133,15 @@ rule qualitative:
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
-        checkpoints=lambda w, input: " ".join(
+        checkpoints=lambda w, input: [
             f"{variant}={model}"
             for variant, model in zip(config["experiments"]["variants"], input.models)
-        ),
+        ],
         split=config["evaluate"]["split"],
         images=config["evaluate"]["qualitative_images"],
     shell:
-        "python -m mcnn qualitative --checkpoints {params.checkpoints} --index {input.index}"
-        " --split {params.split} --count {params.images} --output {output} > {log} 2>&1"
+        "python -m mcnn qualitative --checkpoints {params.checkpoints:q} --index {input.index:q}"
+        " --split {params.split:q} --count {params.images} --output {output:q} > {log:q} 2>&1"
 
 
 rule predict:
@@ -157,11 +163,14 @@ rule predict:
     threads: config["resources"]["threads"]
     resources:
         gpu=JOB_GPUS,
+        allow_cpu=ALLOW_CPU,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
+    params:
+        gpus=JOB_GPUS,
     shell:
-        "python -m mcnn predict --checkpoint {input.model} --input {input.source}"
-        " --output {output} > {log} 2>&1"
+        "python -m mcnn predict --checkpoint {input.model:q} --input {input.source:q}"
+        " --gpus {params.gpus} --allow-cpu {resources.allow_cpu} --output {output:q} > {log:q} 2>&1"
 
 
 rule stage_timings:
@@ -193,6 +202,6 @@ rule stage_timings:
     params:
         benchmarks=BENCHMARKS,
     shell:
-        "python -m mcnn stage-timings --benchmarks {params.benchmarks}"
-        " --output-csv {output.csv} --output-md {output.md} --output-png {output.png}"
-        " > {log} 2>&1"
+        "python -m mcnn stage-timings --benchmarks {params.benchmarks:q}"
+        " --output-csv {output.csv:q} --output-md {output.md:q} --output-png {output.png:q}"
+        " > {log:q} 2>&1"

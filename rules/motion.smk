@@ -22,8 +22,8 @@ rule motion_segment:
         seed=config["seed"],
         video_rows=video_rows,
     shell:
-        "python -m mcnn motion-segment --index {input.index} --video {wildcards.video}"
-        " --params {params.settings:q} --seed {params.seed} --output {output} > {log} 2>&1"
+        "python -m mcnn motion-segment --index {input.index:q} --video {wildcards.video}"
+        " --params {params.settings:q} --seed {params.seed} --output {output:q} > {log:q} 2>&1"
 
 
 rule prune_shots:
@@ -44,8 +44,8 @@ rule prune_shots:
     params:
         settings=as_json(config["shots"]["prune"]),
     shell:
-        "python -m mcnn prune-shots --motion {input.motion} --params {params.settings:q}"
-        " --output {output} > {log} 2>&1"
+        "python -m mcnn prune-shots --motion {input.motion:q} --params {params.settings:q}"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule sample_frames:
@@ -69,9 +69,9 @@ rule sample_frames:
         settings=as_json(config["shots"]["sample"]),
         motion_dir=f"{RESULTS}/motion/{{dataset}}",
     shell:
-        "python -m mcnn sample-frames --index {input.index} --pruned {input.pruned}"
-        " --motion-dir {params.motion_dir} --params {params.settings:q} --output {output}"
-        " > {log} 2>&1"
+        "python -m mcnn sample-frames --index {input.index:q} --pruned {input.pruned:q}"
+        " --motion-dir {params.motion_dir:q} --params {params.settings:q} --output {output:q}"
+        " > {log:q} 2>&1"
 
 
 rule evaluate_motion:
@@ -92,8 +92,8 @@ rule evaluate_motion:
         mem_mb=2000,
         runtime=30,
     shell:
-        "python -m mcnn evaluate-motion --index {input.index} --motion {input.motion}"
-        " --output {output.table} --summary {output.summary} > {log} 2>&1"
+        "python -m mcnn evaluate-motion --index {input.index:q} --motion {input.motion:q}"
+        " --output {output.table:q} --summary {output.summary:q} > {log:q} 2>&1"
 
 
 rule motion_figures:
@@ -119,6 +119,6 @@ rule motion_figures:
         frames=config["motion"]["figures"]["frames"],
         seed=config["seed"],
     shell:
-        "python -m mcnn motion-figures --index {input.index} --video {wildcards.video}"
+        "python -m mcnn motion-figures --index {input.index:q} --video {wildcards.video}"
         " --params {params.settings:q} --frames {params.frames} --seed {params.seed}"
-        " --output {output} > {log} 2>&1"
+        " --output {output:q} > {log:q} 2>&1"

@@ -29,6 +29,7 @@ rule train:
     threads: config["resources"]["threads"]
     resources:
         gpu=TRAIN_GPUS,
+        allow_cpu=ALLOW_CPU,
         label_workers=config["train"]["train"]["label_workers"],
         checkpoint_every=config["train"]["train"]["checkpoint_every"],
         mem_mb=config["resources"]["train_mem_mb"],
@@ -38,13 +39,15 @@ rule train:
         labels=lambda w: as_json(labels_view("train", w.strategy)),
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
+        gpus=TRAIN_GPUS,
     shell:
-        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
-        " --gpus {resources.gpu} --label-workers {resources.label_workers}"
+        "python -m mcnn train --samples {input.samples:q} --params {params.settings:q}"
+        " --gpus {params.gpus} --allow-cpu {resources.allow_cpu}"
+        " --label-workers {resources.label_workers}"
         " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
         " --strategy {wildcards.strategy} --seed {wildcards.seed}"
-        " --output-dir {params.out_dir} > {log} 2>&1"
+        " --output-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule select_shots:
@@ -66,13 +69,16 @@ rule select_shots:
     threads: config["resources"]["threads"]
     resources:
         gpu=JOB_GPUS,
+        allow_cpu=ALLOW_CPU,
         mem_mb=config["resources"]["mem_mb"],
         runtime=config["resources"]["runtime"],
     params:
         settings=as_json(config["train"]["select"]),
+        gpus=JOB_GPUS,
     shell:
-        "python -m mcnn select-shots --checkpoint {input.model} --samples {input.samples}"
-        " --params {params.settings:q} --output {output} > {log} 2>&1"
+        "python -m mcnn select-shots --checkpoint {input.model:q} --samples {input.samples:q}"
+        " --params {params.settings:q} --gpus {params.gpus} --allow-cpu {resources.allow_cpu}"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule finetune:
@@ -103,6 +109,7 @@ rule finetune:
     threads: config["resources"]["threads"]
     resources:
         gpu=TRAIN_GPUS,
+        allow_cpu=ALLOW_CPU,
         label_workers=config["train"]["train"]["label_workers"],
         checkpoint_every=config["train"]["train"]["checkpoint_every"],
         mem_mb=config["resources"]["train_mem_mb"],
@@ -112,13 +119,15 @@ rule finetune:
         labels=as_json(labels_view("finetune", "mcnn")),
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
+        gpus=TRAIN_GPUS,
     shell:
-        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
-        " --gpus {resources.gpu} --label-workers {resources.label_workers}"
+        "python -m mcnn train --samples {input.samples:q} --params {params.settings:q}"
+        " --gpus {params.gpus} --allow-cpu {resources.allow_cpu}"
+        " --label-workers {resources.label_workers}"
         " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
-        " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"
-        " --output-dir {params.out_dir} > {log} 2>&1"
+        " --strategy mcnn --seed {wildcards.seed} --init {input.init:q} --shots {input.shots:q}"
+        " --output-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule train_mixed:
@@ -150,6 +159,7 @@ rule train_mixed:
     threads: config["resources"]["threads"]
     resources:
         gpu=TRAIN_GPUS,
+        allow_cpu=ALLOW_CPU,
         label_workers=config["train"]["train"]["label_workers"],
         checkpoint_every=config["train"]["train"]["checkpoint_every"],
         mem_mb=config["resources"]["train_mem_mb"],
@@ -159,13 +169,15 @@ rule train_mixed:
         labels=as_json(labels_view("mixed", "mcnn")),
         classes=as_json(config["classes"]),
         out_dir=lambda w, output: Path(output.model).parent,
+        gpus=TRAIN_GPUS,
     shell:
-        "python -m mcnn train --samples {input.samples} --params {params.settings:q}"
-        " --gpus {resources.gpu} --label-workers {resources.label_workers}"
+        "python -m mcnn train --samples {input.samples:q} --params {params.settings:q}"
+        " --gpus {params.gpus} --allow-cpu {resources.allow_cpu}"
+        " --label-workers {resources.label_workers}"
         " --checkpoint-every {resources.checkpoint_every}"
         " --label-params {params.labels:q} --classes {params.classes:q}"
-        " --strategy mcnn --seed {wildcards.seed} --init {input.init} --shots {input.shots}"
-        " --images {input.images} --output-dir {params.out_dir} > {log} 2>&1"
+        " --strategy mcnn --seed {wildcards.seed} --init {input.init:q} --shots {input.shots:q}"
+        " --images {input.images:q} --output-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule label_figures:
@@ -192,9 +204,9 @@ rule label_figures:
         labels=as_json(without(config["labels"], {"alpha_finetune"})),
         classes=as_json(config["classes"]),
     shell:
-        "python -m mcnn label-figures --samples {input.samples} --checkpoint {input.model}"
+        "python -m mcnn label-figures --samples {input.samples:q} --checkpoint {input.model:q}"
         " --params {params.labels:q} --classes {params.classes:q} --seed {wildcards.seed}"
-        " --output {output} > {log} 2>&1"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule label_curves:
@@ -222,5 +234,5 @@ rule label_curves:
     params:
         runs=lambda w, input: [str(Path(path).parent) for path in input],
     shell:
-        "python -m mcnn label-curves --runs {params.runs:q} --output-csv {output.csv}"
-        " --output-png {output.png} > {log} 2>&1"
+        "python -m mcnn label-curves --runs {params.runs:q} --output-csv {output.csv:q}"
+        " --output-png {output.png:q} > {log:q} 2>&1"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import shared_dataset
 from test_datasets_config import dataset_entry
@@ -102,3 +103,24 @@ def test_ingest_step_writes_both_tables(tmp_path):
     assert shots["labels"].tolist() == ["", ""] and shots["dataset"].tolist() == ["v", "v"]
     assert read_boxes(boxes_csv).empty
     assert sorted(p.name for p in shots_csv.parent.iterdir()) == ["v.boxes.csv", "v.shots.csv"]
+
+
+def test_files_that_are_not_videos_are_listed_in_the_log_and_the_skipped_table(tmp_path, caplog):
+    data = tmp_path / "data"
+    write_two_shot_video(data / "a.avi")
+    (data / "labels.csv").write_text("file,label\na.avi,none\n")
+    (data / "clips").mkdir()
+    (data / "clips" / "c.part").write_bytes(b"a clip with an extension not in `extensions`")
+    (data / "notes.txt").write_text("shot list")
+    raw_entry = {"kind": "video_files", "root": str(data)}
+    index = tmp_path / "index"
+    cli.main([
+        "ingest", "--name", "v", "--params", json.dumps(raw_entry), "--classes",
+        json.dumps(CLASSES), "--shots", str(index / "v.shots.csv"),
+        "--boxes", str(index / "v.boxes.csv"), "--skipped", str(index / "v.skipped.csv"),
+    ])  # fmt: skip
+    assert f"{data}: skipped 2 files that are not videos: clips/c.part, notes.txt" in caplog.text
+    skipped = pd.read_csv(index / "v.skipped.csv")
+    assert skipped["path"].tolist() == [str(data / "clips" / "c.part"), str(data / "notes.txt")]
+    assert skipped["dataset"].tolist() == ["v", "v"]
+    assert skipped["reason"].str.startswith("not a video file (extensions: .avi").all()

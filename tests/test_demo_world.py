@@ -5,18 +5,22 @@ from __future__ import annotations
 import dataclasses
 import filecmp
 import json
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_workflow import RESULTS, new_run_folder, snakemake
 
 from mcnn import cli
 from mcnn import config as mcnn_config
 from mcnn.classes import VOC_CLASSES, VOID, voc_palette
+from mcnn.core.io import DataError
 from mcnn.datasets import build_index
 from mcnn.datasets.voc import read_voc_mask
+from mcnn.demo.marker import MARKER, MARKER_TEXT
 from mcnn.demo.plan import plan_world
 from mcnn.demo.world import render_shot, video_look
 from mcnn.demo.writer import mask_box, run, void_outlines
@@ -223,10 +227,52 @@ def test_step_writes_atomically_and_replaces_an_old_world(tmp_path):
     output = tmp_path / "world"
     output.mkdir()
     (output / "stale.txt").write_text("from an older world")
+    (output / MARKER).write_text(MARKER_TEXT)
     cli.main(["demo-world", "--params", json.dumps(params), "--output", str(output)])
     assert not (output / "stale.txt").exists()
     assert json.loads((output / "world.json").read_text())["classes"] == ["horse"]
+    assert (output / MARKER).is_file()  # the new world may be replaced in turn
     assert sorted(p.name for p in tmp_path.iterdir()) == ["world"]  # no staging folder left
+
+
+def test_a_folder_that_is_not_a_demo_world_is_never_replaced(tmp_path, monkeypatch):
+    monkeypatch.setattr("mcnn.demo.writer.write_world", lambda params, root: {})
+    params = small_params()
+    output = tmp_path / "data"
+    output.mkdir()
+    (output / "thesis.tex").write_text("years of work")
+    with pytest.raises(DataError) as error:
+        cli.main(["demo-world", "--params", json.dumps(params), "--output", str(output)])
+    assert str(error.value) == (
+        f"{output}: exists and is not a demo world (no {MARKER} file in it): not replacing it; "
+        "remove it yourself or set demo_world.root to another folder"
+    )
+    assert all_files(output) == ["thesis.tex"]
+    # Filled while the world was being made: checked again before the swap.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setattr(
+        "mcnn.demo.writer.write_world",
+        lambda params, root: (empty / "late.txt").write_text("user file") and {},
+    )
+    with pytest.raises(DataError, match="is not a demo world"):
+        run(params, empty)
+    assert all_files(empty) == ["late.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "empty"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_the_world_folder_gets_the_mode_mkdir_gives(tmp_path, monkeypatch, umask):
+    monkeypatch.setattr("mcnn.demo.writer.write_world", lambda params, root: {})
+    old = os.umask(umask)
+    try:
+        run(small_params(), tmp_path / "world")
+        (tmp_path / "plain").mkdir()
+    finally:
+        os.umask(old)
+    expected = (tmp_path / "plain").stat().st_mode & 0o777
+    assert expected == 0o777 & ~umask
+    assert (tmp_path / "world").stat().st_mode & 0o777 == expected
 
 
 def test_an_interrupted_run_leaves_the_old_world_untouched(tmp_path, monkeypatch):
@@ -234,6 +280,7 @@ def test_an_interrupted_run_leaves_the_old_world_untouched(tmp_path, monkeypatch
     output = tmp_path / "world"
     output.mkdir()
     (output / "world.json").write_text("{}")
+    (output / MARKER).write_text(MARKER_TEXT)
 
     def interrupted(*args):
         raise KeyboardInterrupt
@@ -242,10 +289,22 @@ def test_an_interrupted_run_leaves_the_old_world_untouched(tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         run(params, output)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["world"]
-    assert all_files(output) == ["world.json"]
+    assert all_files(output) == [MARKER, "world.json"]
 
 
 def test_inconsistent_settings_name_the_key(tmp_path):
     with pytest.raises(mcnn_config.ConfigError, match="demo_world.shot_length_min"):
         run(small_params(shot_length_min=50, shot_length_max=40), tmp_path / "w")
     assert not (tmp_path / "w").exists()
+
+
+def test_the_workflow_refuses_a_demo_root_that_is_not_a_demo_world(tmp_path):
+    """Snakemake deletes a directory() output before its job: the check comes before any job."""
+    work = new_run_folder(tmp_path, "run")
+    root = work / RESULTS / "demo_world"
+    root.mkdir(parents=True)
+    (root / "thesis.tex").write_text("years of work")
+    proc = snakemake(work, "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert f"config key 'demo_world.root': {root}: exists and is not a demo world" in proc.stdout
+    assert all_files(root) == ["thesis.tex"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from tiny_workflow import REPO, finished_run, ran_jobs, snakemake
+from tiny_workflow import REPO, RESULTS, finished_run, ran_jobs, snakemake
 
 #: Every rule of rules/*.smk that the tiny config's DAG uses (all but `predict`, which needs
 #: evaluate.predict_input, and the aggregate `all`).
@@ -57,8 +57,8 @@ def test_forcerun_select_shots_reruns_exactly_downstream(tmp_path_factory):
         "all": 1,
     }
     for stage in ("finetune", "mixed"):
-        summary = json.loads((work / f"results/{stage}/largefov-s0/train.json").read_text())
+        summary = json.loads((work / RESULTS / f"{stage}/largefov-s0/train.json").read_text())
         assert summary["resumed_from"] is None, stage
         assert summary["iterations_this_run"] == summary["iterations"] == 2, stage
-        assert not (work / f"results/{stage}/largefov-s0/checkpoint.pt").exists(), stage
+        assert not (work / RESULTS / f"{stage}/largefov-s0/checkpoint.pt").exists(), stage
     assert "Nothing to be done" in snakemake(work, "--cores", "2").stdout

@@ -131,6 +131,7 @@ def test_colocalize_step_end_to_end(tmp_path):
     summary = json.loads((out / "s.json").read_text())
     assert summary["per_class"]["cat"]["corloc"] == 50.0 and summary["average"] == 50.0
     assert summary["per_class"]["dog"]["corloc"] is None and summary["note"] == "tiny"
+    assert summary["device"] == "cpu"
     table = pd.read_csv(out / "t.csv")
     assert table.columns.tolist() == ["method", "source", "dog", "cat", "average"]
     assert "Note: tiny" in (out / "t.md").read_text()

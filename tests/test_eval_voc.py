@@ -222,7 +222,7 @@ def test_evaluate_voc_step_end_to_end(tmp_path):
         3,
         classes,
     )
-    assert res["protocols"]["all"]["applicable"] is False
+    assert res["protocols"]["all"]["applicable"] is False and res["device"] == "cpu"
     sub = res["protocols"]["subset"]
     assert sub["images"] == 2  # p1 holds no class of the model
     # a1: 120 px - 4 void, 48 aeroplane; c1: 60 cat, 60 dog (-> background); all predicted bg

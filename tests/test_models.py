@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import zipfile
+
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -82,3 +85,59 @@ def test_checkpoint_round_trip_and_bad_files(model_cfg, tmp_path):
     torch.save({"weights": 1}, tmp_path / "foreign.pt")
     with pytest.raises(DataError, match="not an mcnn checkpoint"):
         load_checkpoint(tmp_path / "foreign.pt")
+
+
+class _RunsCode:
+    """A pickled object whose loading would run code (writes the file named in `marker`)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_naming_the_file(model_cfg, tmp_path):
+    cfg = dict(model_cfg, backbone="compact")
+    model = build_model(cfg, 2)
+    marker = tmp_path / "code-ran"
+    checkpoint = {"model": model.state_dict(), "model_cfg": cfg, "num_labels": 2,
+                  "classes": ["cat"], "extra": _RunsCode(marker)}  # fmt: skip
+    torch.save(checkpoint, tmp_path / "evil.pt")
+    with pytest.raises(DataError, match=r"evil\.pt: .*refused") as error:
+        load_checkpoint(tmp_path / "evil.pt")
+    assert "io.open" in str(error.value) and "\n" not in str(error.value)
+    assert not marker.exists()
+
+
+def test_checkpoints_hold_plain_types_and_old_ones_with_numpy_scalars_still_load(
+    model_cfg, tmp_path
+):
+    cfg = dict(model_cfg, backbone="compact")
+    model = build_model(cfg, 2)
+    state = {"history": [{"loss": np.float64(0.5), "frames": np.int64(4)}],
+             "order": np.arange(3), "source": tmp_path / "x.h5"}  # fmt: skip
+    save_checkpoint(tmp_path / "new.pt", model, cfg, ["cat"], **state)
+    plain = torch.load(tmp_path / "new.pt", weights_only=True)  # no allow-list needed
+    assert plain["history"] == [{"loss": 0.5, "frames": 4}]
+    assert torch.equal(plain["order"], torch.arange(3)) and plain["source"] == str(
+        tmp_path / "x.h5"
+    )
+    # An older save_checkpoint stored numpy scalars as they came (numpy 2 and 1.x names).
+    row = {"loss": np.float64(0.25), "frames": np.int64(4), "ok": np.bool_(True)}
+    old = {"model": model.state_dict(), "model_cfg": cfg, "num_labels": 2, "classes": ["cat"],
+           "history": [row]}  # fmt: skip
+    torch.save(old, tmp_path / "old.pt")
+    with (
+        zipfile.ZipFile(tmp_path / "old.pt") as zin,
+        zipfile.ZipFile(tmp_path / "old1.pt", "w") as zout,
+    ):
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename.endswith("data.pkl"):
+                data = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+            zout.writestr(info, data)
+    for name in ("old.pt", "old1.pt"):
+        history = load_checkpoint(tmp_path / name)["history"]
+        assert history == [{"loss": 0.25, "frames": 4, "ok": True}], name
+        load_model(tmp_path / name)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from tiny_workflow import TINY_CONFIG, new_run_folder, snakemake
+from tiny_workflow import RESULTS, TINY_CONFIG, new_run_folder, snakemake
 
 from mcnn import config
 from mcnn.core.io import DataError
@@ -103,8 +103,8 @@ def test_demo_dag_runs_end_to_end_on_external_masks(tmp_path):
     cfg = yaml.safe_load(TINY_CONFIG.read_text())
     cfg["motion"] = {"method": "external", "external": {"root": str(masks)}}
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    snakemake(work, "--cores", "2", "results/index/demo_videos.shots.csv")
-    shots = pd.read_csv(work / "results/index/demo_videos.shots.csv", keep_default_na=False)
+    snakemake(work, "--cores", "2", f"{RESULTS}/index/demo_videos.shots.csv")
+    shots = pd.read_csv(work / RESULTS / "index/demo_videos.shots.csv", keep_default_na=False)
     videos = sorted(shots["video_id"].unique())
     skipped = videos[0]
     for row in shots[shots["video_id"] != skipped].to_dict("records"):
@@ -117,9 +117,9 @@ def test_demo_dag_runs_end_to_end_on_external_masks(tmp_path):
             mask[height // 4 : 3 * height // 4, x : x + width // 2] = 255
             cv2.imwrite(str(folder / f"{n:05d}.png"), mask)
     snakemake(work, "--cores", "2")
-    failed = read_video_motion(work / f"results/motion/demo_videos/{skipped}.h5")
+    failed = read_video_motion(work / RESULTS / f"motion/demo_videos/{skipped}.h5")
     assert {s.status for s in failed.values()} == {"failed"}
     assert all("no external mask folder" in s.reason for s in failed.values())
-    pruned = pd.read_csv(work / "results/shots/demo_videos.pruned.csv", keep_default_na=False)
+    pruned = pd.read_csv(work / RESULTS / "shots/demo_videos.pruned.csv", keep_default_na=False)
     assert (pruned["video_id"] == skipped).any()
-    assert (work / "results/tables").is_dir() and any((work / "results/tables").iterdir())
+    assert (work / RESULTS / "tables").is_dir() and any((work / RESULTS / "tables").iterdir())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from test_eval_voc import constant_checkpoint
@@ -72,3 +74,24 @@ def test_batches_hold_one_size_and_bad_inputs_fail(tmp_path):
         predict(ckpt, tmp_path / "junk.mp4", tmp_path / "o", device="cpu")
     with pytest.raises(ValueError, match="batch size"):
         predict(ckpt, tmp_path / "empty", tmp_path / "o", batch_size=0)
+
+
+def test_an_undecodable_video_frame_is_recorded_and_decoding_goes_on(tmp_path):
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (24, 16))
+    for k in range(5):
+        writer.write(np.full((16, 24, 3), 40 * k, np.uint8))
+    writer.release()
+    data = bytearray(video.read_bytes())
+    start = [m.start() for m in re.finditer(b"\xff\xd8", data)][2]  # frame 2's JPEG
+    end = data.index(b"\xff\xd9", start) + 2
+    data[start:end] = bytes(end - start)
+    video.write_bytes(data)
+    ckpt = constant_checkpoint(tmp_path / "m.pt", ["gnome"], label=1)
+    assert predict(ckpt, video, tmp_path / "v", device="cpu", batch_size=2) == 4
+    names = sorted(p.name for p in (tmp_path / "v").glob("*.png"))
+    assert names == [f"frame_{k:06d}.png" for k in (0, 1, 3, 4)]
+    failed = pd.read_csv(tmp_path / "v" / "failed.csv")
+    assert failed.to_dict("records") == [
+        {"input": str(video), "frame": 2, "reason": "frame cannot be decoded (OpenCV read failed)"}
+    ]

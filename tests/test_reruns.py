@@ -8,11 +8,14 @@ one is, and execution-only settings are no part of a run's identity.
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 import torch
 import yaml
 from test_training import CLASSES, tiny_params, write_toy_samples
-from tiny_workflow import finished_run, job_counts, snakemake
+from tiny_workflow import RESULTS, finished_run, job_counts, ran_jobs, snakemake
 
 import mcnn.train as tr
 from mcnn.models import load_checkpoint
@@ -25,6 +28,7 @@ CASES = {
     # Execution-only settings: nothing reruns.
     "train.train.label_workers": (2, {}),
     "train.train.checkpoint_every": (3, {}),
+    "resources.allow_cpu": (False, {}),  # decides only whether a GPU job without one stops
     # A timm backbone's setting: the tiny config trains a compact network, which reads none.
     "train.model.head_channels": (64, {}),
     # Read by fine-tuning only (and what follows it).
@@ -92,9 +96,32 @@ def test_a_changed_setting_reruns_exactly_its_rules(tmp_path_factory, dotted):
     assert job_counts(proc.stdout) == expected, proc.stdout[-3000:]
 
 
+def test_train_gpus_reruns_a_training_for_real(tmp_path_factory, tmp_path):
+    """`resources.train_gpus` sets the device and the effective batch: a params change that
+    Snakemake's own trigger acts on in a real run (on a copy of the finished run)."""
+    work = tmp_path / "run"
+    shutil.copytree(finished_run(tmp_path_factory), work, symlinks=True)
+    config = changed_config(work, "resources.train_gpus", 0)
+    every = job_counts(snakemake(work, "-n", "--configfile", str(config)).stdout)
+    assert every == {
+        "train": 3, "select_shots": 1, "finetune": 1, "label_figures": 1, **AFTER_FINETUNE,
+        "evaluate_voc": 5, **REPORT,
+    }  # fmt: skip
+    model = f"{RESULTS}/train/hard-largefov-s0/model.pt"
+    proc = snakemake(work, model, "--cores", "2", "--configfile", str(config))
+    assert ran_jobs(proc.stdout) == {"train": 1}
+    assert "params" in proc.stdout  # the reason Snakemake gives: "Params have changed since..."
+    summary = json.loads((work / RESULTS / "train/hard-largefov-s0/train.json").read_text())
+    assert summary["device"] == "cpu" and summary["iterations_this_run"] == 4
+    again = snakemake(work, model, "-n", "--configfile", str(config))
+    assert "Nothing to be done" in again.stdout
+
+
 def test_predict_input_adds_the_predict_job_and_its_timing_only(tmp_path_factory):
     work = finished_run(tmp_path_factory)
-    config = changed_config(work, "evaluate.predict_input", "results/demo_world/voc2012/JPEGImages")
+    config = changed_config(
+        work, "evaluate.predict_input", f"{RESULTS}/demo_world/voc2012/JPEGImages"
+    )
     proc = snakemake(work, "-n", "--configfile", str(config))
     assert job_counts(proc.stdout) == {"predict": 1, "stage_timings": 1, "all": 1}
 
@@ -158,7 +185,7 @@ def test_several_gpus_start_the_step_again_under_torchrun(monkeypatch):
 
     argv = ["train", "--samples", "s.h5", "--params", "{}", "--label-params", "{}"]
     argv += ["--classes", "[]", "--strategy", "mcnn", "--seed", "0", "--output-dir", "out"]
-    argv += ["--gpus", "2"]
+    argv += ["--gpus", "2", "--allow-cpu", "1"]
     parser = argparse.ArgumentParser()
     train_step.add_arguments(parser)
     monkeypatch.setattr(sys, "argv", ["mcnn/__main__.py", *argv])
@@ -177,3 +204,46 @@ def test_several_gpus_start_the_step_again_under_torchrun(monkeypatch):
     assert path == sys.executable
     assert command[1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                            "-m", "mcnn", *argv]  # fmt: skip
+
+
+def test_a_killed_run_resumes_with_the_same_code_and_restarts_with_other_code(
+    tmp_path, toy_samples, monkeypatch
+):
+    """After a kill and a code fix, a forced (or any) rerun trains from iteration 0."""
+    params, labels_cfg = tiny_params(iterations=4, checkpoint_every=2)
+    run = dict(params=params, labels_cfg=labels_cfg, classes=CLASSES, strategy="hard", seed=0)
+    real_step = tr.Trainer.step
+
+    def dying_step(self, pending):
+        if self.iteration == 3:
+            raise KeyboardInterrupt
+        return real_step(self, pending)
+
+    for code_changed, resumed_from in ((False, 2), (True, None)):
+        out = tmp_path / f"changed-{code_changed}"
+        monkeypatch.setattr(tr.Trainer, "step", dying_step)
+        with pytest.raises(KeyboardInterrupt):
+            tr.train([toy_samples], **run, output_dir=out)
+        monkeypatch.setattr(tr.Trainer, "step", real_step)
+        if code_changed:
+            monkeypatch.setattr(tr.run, "code_version", lambda: "edited-code")
+        summary = tr.train([toy_samples], **run, output_dir=out)
+        assert summary["resumed_from"] == resumed_from, code_changed
+        assert summary["iterations_this_run"] == 4 - (resumed_from or 0)
+
+
+def test_the_code_version_is_a_digest_of_the_package_sources(tmp_path, monkeypatch):
+    from mcnn.train import checkpoints
+
+    package = tmp_path / "mcnn"
+    (package / "train").mkdir(parents=True)
+    (package / "core.py").write_text("x = 1\n")
+    (package / "train" / "checkpoints.py").write_text("")
+    monkeypatch.setattr(checkpoints, "__file__", str(package / "train" / "checkpoints.py"))
+    versions = []
+    for text in ("x = 1\n", "x = 2\n", "x = 1\n"):
+        (package / "core.py").write_text(text)
+        checkpoints.code_version.cache_clear()
+        versions.append(checkpoints.code_version())
+    checkpoints.code_version.cache_clear()
+    assert versions[0] == versions[2] != versions[1]

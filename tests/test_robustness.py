@@ -8,7 +8,9 @@ two rows are covered by tests/test_training.py (see the end of this file).
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
+import os
 import time
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import yaml
 from conftest import write_tiny_davis
 
 from mcnn import config as mcnn_config
-from mcnn.core.io import DataError, write_csv
+from mcnn.core.io import DataError, write_csv, write_image, write_json
 from mcnn.datasets import build_index, read_shots
 from mcnn.motion import video as motion_video
 from mcnn.motion.store import ShotMotion, read_video_motion, write_video_motion
@@ -286,7 +288,9 @@ def test_a_config_error_names_the_key(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("error: config key 'datasets.tiny'")
 
 
-def test_predict_writes_every_readable_image_and_lists_the_others(tmp_path):
+def test_predict_keeps_every_prediction_and_lists_the_failures(tmp_path):
+    """One unreadable image: the others are written and the step succeeds (Snakemake would
+    delete the whole directory() output of a failed job); failed.csv says what was skipped."""
     import cv2
     import torch
 
@@ -303,14 +307,31 @@ def test_predict_writes_every_readable_image_and_lists_the_others(tmp_path):
     for name in ("a", "c"):
         cv2.imwrite(str(images / f"{name}.jpg"), rng.integers(0, 255, (40, 48, 3), np.uint8))
     (images / "b.jpg").write_bytes(b"not a jpeg")
-    proc = run_mcnn(
-        "predict", "--checkpoint", "model.pt", "--input", "images", "--output", "out",
-        "--device", "cpu", cwd=tmp_path,
-    )  # fmt: skip
-    assert proc.returncode == 1
+    args = ["predict", "--checkpoint", "model.pt", "--input", "images", "--device", "cpu"]
+    proc = run_mcnn(*args, "--output", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
     assert {p.name for p in (tmp_path / "out").glob("*.png")} == {"a.png", "c.png"}
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: images: 1 of 3 images unreadable") and "b.jpg" in last
+    failed = pd.read_csv(tmp_path / "out" / "failed.csv", keep_default_na=False)
+    assert failed.to_dict("records") == [{
+        "input": "images/b.jpg", "frame": "",
+        "reason": "image file cannot be decoded (corrupt or not an image)",
+    }]  # fmt: skip
+    summary = json.loads((tmp_path / "out" / "predict.json").read_text())
+    assert (summary["predicted"], summary["failed"], summary["device"]) == (2, 1, "cpu")
+    # --strict: a failure fails the step, the predictions made are still there.
+    strict = run_mcnn(*args, "--output", "strict", "--strict", cwd=tmp_path)
+    assert strict.returncode == 1
+    assert strict.stderr.strip().splitlines()[-1] == (
+        "error: images: 2 images or frames predicted (kept in strict), 1 could not be read "
+        "(listed in strict/failed.csv)"
+    )
+    assert {p.name for p in (tmp_path / "strict").glob("*.png")} == {"a.png", "c.png"}
+    # Nothing readable: a failure, with the list.
+    (images / "a.jpg").write_bytes(b"")
+    (images / "c.jpg").write_bytes(b"")
+    none = run_mcnn(*args, "--output", "none", cwd=tmp_path)
+    assert none.returncode == 1 and "0 images or frames predicted" in none.stderr
+    assert len(pd.read_csv(tmp_path / "none" / "failed.csv")) == 3
 
 
 def test_a_videos_shots_read_in_order_decode_it_once(tmp_path, monkeypatch):
@@ -350,3 +371,20 @@ def test_a_videos_shots_read_in_order_decode_it_once(tmp_path, monkeypatch):
         assert all(np.array_equal(a, b) for a, b in zip(fresh_shot, shot, strict=True))
     frames_module.decode_video_frames(path, [5])  # an earlier frame: a new decoder from 0
     assert len(grabs) == 46
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_outputs_get_the_mode_open_gives_under_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        write_csv(tmp_path / "b.csv", pd.DataFrame({"x": [1]}))
+        write_image(tmp_path / "c.png", np.zeros((4, 4, 3), np.uint8))
+        with open(tmp_path / "plain.txt", "w"):
+            pass
+    finally:
+        os.umask(old)
+    expected = (tmp_path / "plain.txt").stat().st_mode & 0o777
+    assert expected == 0o666 & ~umask
+    for name in ("a.json", "b.csv", "c.png"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == expected, name

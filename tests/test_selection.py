@@ -63,7 +63,8 @@ def test_run_scores_shots_with_the_model(tmp_path):
         device="cpu",
     )
     written = pd.read_csv(tmp_path / "selection.csv")
-    assert list(written.columns) == selection.COLUMNS and len(written) == 2
+    assert list(written.columns) == [*selection.COLUMNS, "device"] and len(written) == 2
+    assert set(written["device"]) == {"cpu"}
     # All-foreground predictions: each frame's IoU is the mask's share of the frame.
     store = SampleStore(samples)
     for row in table.itertuples():

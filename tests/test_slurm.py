@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from test_e2e_workflow import ALL_RULES
-from tiny_workflow import REPO, new_run_folder, ran_jobs, snakemake
+from tiny_workflow import REPO, RESULTS, new_run_folder, ran_jobs, snakemake
 
 SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 CLUSTER_SCRIPT = REPO / ".ci" / "slurm-cluster.sh"
@@ -83,12 +83,15 @@ def cluster(tmp_path):
     if not shutil.which("slurmctld") and not shutil.which("apt-get"):
         pytest.skip("no Slurm installed and no apt-get to install Debian's slurm-wlm")
     folder = tmp_path / "cluster"
-    start = subprocess.run(
-        [str(CLUSTER_SCRIPT), "start", str(folder)], capture_output=True, text=True, timeout=600
-    )
-    if start.returncode != 0:
-        pytest.fail(f"{CLUSTER_SCRIPT} start failed:\n{start.stdout}\n{start.stderr}")
-    try:
+    try:  # a start that fails or times out may have started some daemons: stop them too
+        start = subprocess.run(
+            [str(CLUSTER_SCRIPT), "start", str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if start.returncode != 0:
+            pytest.fail(f"{CLUSTER_SCRIPT} start failed:\n{start.stdout}\n{start.stderr}")
         yield folder / "slurm.conf"
     finally:
         subprocess.run([str(CLUSTER_SCRIPT), "stop", str(folder)], timeout=60)
@@ -102,4 +105,28 @@ def test_the_whole_workflow_runs_through_slurm(tmp_path, cluster, monkeypatch):
     assert set(ran_jobs(proc.stdout)) - {"all"} == ALL_RULES
     submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+)", proc.stdout)
     assert len(submitted) == sum(ran_jobs(proc.stdout).values()) - 1  # all but `all` (local)
-    assert (work / "results" / "tables" / "voc.csv").is_file()
+    assert (work / RESULTS / "tables" / "voc.csv").is_file()
+
+
+def test_stop_ends_the_daemons_of_an_earlier_crashed_run(tmp_path):
+    """The PID files are in one known place: `stop` (also run first by `start`) ends daemons a
+    crashed run left behind, whatever its folder was, and no process that merely reuses a PID."""
+    run = tmp_path / "run"
+    run.mkdir()
+    fake = tmp_path / "bin" / "slurmd"  # a process whose name is slurmd's
+    fake.parent.mkdir()
+    shutil.copy(shutil.which("sleep"), fake)
+    daemon = subprocess.Popen([str(fake), "300"])
+    other = subprocess.Popen(["sleep", "300"])
+    try:
+        (run / "slurmd.pid").write_text(f"{daemon.pid}\n")
+        (run / "slurmctld.pid").write_text(f"{other.pid}\n")  # a reused PID: not slurmctld
+        env = {**os.environ, "MCNN_SLURM_RUN": str(run)}
+        subprocess.run([str(CLUSTER_SCRIPT), "stop", str(tmp_path / "another")], env=env,
+                       check=True, timeout=60)  # fmt: skip
+        assert daemon.wait(timeout=10) is not None
+        assert other.poll() is None
+        assert not list(run.iterdir())
+    finally:
+        daemon.kill()
+        other.kill()

@@ -118,3 +118,21 @@ def test_invalid_shots_are_refused_before_writing(tmp_path):
     with pytest.raises(DataError, match="duplicate shot ids"):
         write_video_motion(path, "v", [bad, bad], {})
     assert not path.exists()
+
+
+def test_the_motion_file_records_the_device_raft_ran_on(tmp_path, monkeypatch):
+    import torch
+
+    from mcnn import config as mcnn_config
+    from mcnn.motion.video import motion_device
+
+    motion = mcnn_config.validate({})["motion"]
+    raft = {**motion, "flow": {**motion["flow"], "method": "raft"}}
+    alternative = {**motion, "alternative_flows": [{"method": "raft"}]}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert [motion_device(p) for p in (motion, raft, alternative)] == ["cpu", "cuda", "cuda"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert motion_device(raft) == "cpu"
+    write_video_motion(tmp_path / "v.h5", "v", [_ok_shot("v_s000")], raft, motion_device(raft))
+    with h5py.File(tmp_path / "v.h5") as h5:
+        assert h5.attrs["device"] == "cpu"

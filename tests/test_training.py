@@ -302,3 +302,70 @@ def test_snapshots_keep_the_model_part_way_through(tmp_path, toy_samples):
     assert first["iteration"] == 1 and last["iteration"] == 3
     assert all(torch.equal(last["model"][k], v) for k, v in final["model"].items())
     assert not all(torch.equal(first["model"][k], v) for k, v in final["model"].items())
+
+
+def test_sigterm_checkpoints_between_steps_and_the_run_resumes(tmp_path, toy_samples, monkeypatch):
+    """SIGTERM (a Slurm time limit) arriving inside a checkpoint's write: the write completes,
+    the next step ends with a checkpoint and TrainingStopped; no temporary file is left and the
+    resumed run ends with the weights of an uninterrupted one."""
+    import os
+    import signal
+
+    from mcnn.train.run import TrainingStopped
+
+    params, labels_cfg = tiny_params(iterations=6, checkpoint_every=4, label_prefetch=0)
+    run = dict(sample_paths=[toy_samples], params=params, labels_cfg=labels_cfg,
+               classes=CLASSES, strategy="mcnn", seed=7)  # fmt: skip
+    tr.train(**run, output_dir=tmp_path / "whole")
+    real_save = torch.save
+
+    def save_then_signalled(obj, path, *args, **kwargs):
+        if obj.get("iteration") == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save_then_signalled)
+    out = tmp_path / "stopped"
+    with pytest.raises(TrainingStopped, match="SIGTERM at iteration 5 of 6"):
+        tr.train(**run, output_dir=out)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is undone
+    assert load_checkpoint(out / "checkpoint.pt")["iteration"] == 5
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]  # no .checkpoint.pt.*
+    monkeypatch.setattr(torch, "save", real_save)
+    (out / ".checkpoint.pt.abc123.pt").write_bytes(b"torn")  # as a SIGKILL mid-save leaves
+    summary = tr.train(**run, output_dir=out)
+    assert summary["resumed_from"] == 5 and summary["iterations_this_run"] == 1
+    assert not list(out.glob(".checkpoint.pt.*"))
+    whole = load_checkpoint(tmp_path / "whole" / "model.pt")["model"]
+    for name, tensor in load_checkpoint(out / "model.pt")["model"].items():
+        assert torch.equal(tensor, whole[name]), name
+
+
+def test_the_train_step_exits_143_on_sigterm_after_a_checkpoint(tmp_path, toy_samples):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    params, labels_cfg = tiny_params(iterations=5000, checkpoint_every=1000, label_prefetch=0)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcnn", "train", "--samples", str(toy_samples),
+         "--params", json.dumps(params), "--label-params", json.dumps(labels_cfg),
+         "--classes", json.dumps(CLASSES), "--strategy", "hard", "--seed", "0",
+         "--checkpoint-every", "1", "--output-dir", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, stderr[-2000:]
+    assert "SIGTERM at iteration" in stderr and "resumes from it" in stderr
+    assert 1 <= load_checkpoint(out / "checkpoint.pt")["iteration"] < 5000
+    assert not list(out.glob(".checkpoint.pt.*"))

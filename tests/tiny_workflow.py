@@ -14,11 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 DEFAULT_PROFILE = REPO / "profiles" / "default"
 TINY_CONFIG = REPO / "tests" / "data" / "tiny_workflow.yaml"
+#: The tiny config's results folder (its name holds a space: shell commands quote their paths).
+RESULTS = yaml.safe_load(TINY_CONFIG.read_text())["results_dir"]
 BIN = Path(sys.executable).parent
 SNAKEMAKE = BIN / "snakemake"
 

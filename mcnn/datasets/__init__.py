@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -18,8 +18,12 @@ from mcnn.core.io import DataError
 from mcnn.datasets._common import BOX_COLUMNS, SHOT_COLUMNS
 from mcnn.datasets.youtube_objects import write_boxes_mat, write_ranges_mat
 
+#: The skipped-files table of an ingest (<dataset>.skipped.csv).
+SKIPPED_COLUMNS = ["dataset", "path", "reason"]
+
 __all__ = [
-    "BOX_COLUMNS", "SHOT_COLUMNS", "Index", "build_index", "read_boxes", "read_shots",
+    "BOX_COLUMNS", "SHOT_COLUMNS", "SKIPPED_COLUMNS", "Index", "build_index", "read_boxes",
+    "read_shots",
     "write_boxes_mat", "write_ranges_mat",
 ]  # fmt: skip
 
@@ -50,17 +54,25 @@ class Index:
 
     shots: pd.DataFrame
     boxes: pd.DataFrame
+    #: Files under the dataset's root that its reader skipped, and why (path, reason).
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS))
 
 
 def build_index(name: str, dataset_cfg: dict, classes: Sequence[str]) -> Index:
     """Read dataset `name` (a validated `datasets.<name>` entry) into its shot index."""
     module = importlib.import_module(f"mcnn.datasets.{READERS[dataset_cfg['kind']]}")
-    shot_rows, box_rows = module.read(dataset_cfg, list(classes))
+    # A reader may also return the files it skipped (video_files does).
+    shot_rows, box_rows, *skipped = module.read(dataset_cfg, list(classes))
     shots = _table(name, shot_rows, SHOT_COLUMNS, _SHOT_DTYPES)
     duplicated = shots["shot_id"][shots["shot_id"].duplicated()]
     if not duplicated.empty:
         raise DataError(dataset_cfg["root"], f"shot id {duplicated.iloc[0]!r} occurs twice")
-    return Index(shots=shots, boxes=_table(name, box_rows, BOX_COLUMNS, _BOX_DTYPES))
+    skipped_rows = skipped[0] if skipped else []
+    return Index(
+        shots=shots,
+        boxes=_table(name, box_rows, BOX_COLUMNS, _BOX_DTYPES),
+        skipped=_table(name, skipped_rows, SKIPPED_COLUMNS, {"dataset": str, "path": str}),
+    )
 
 
 def _table(name: str, rows: list[dict], columns: Sequence[str], dtypes: dict) -> pd.DataFrame:

@@ -46,10 +46,22 @@ def detect_shots(path: Path, threshold: float, min_shot_length: int) -> list[tup
 def read(cfg: dict, classes: Sequence[str]) -> tuple[list[dict], list[dict]]:
     root = require_dir(Path(cfg["root"]), "dataset")
     suffixes = {f".{ext.lower()}" for ext in cfg["extensions"]}
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    tags_path = root / cfg["labels_file"]
+    every = sorted(p for p in root.rglob("*") if p.is_file())
+    files = [p for p in every if p.suffix.lower() in suffixes]
     if not files:
         raise DataError(root, f"no video file ({', '.join(sorted(suffixes))})")
-    tags_path = root / cfg["labels_file"]
+    # Said, not silent: a clip with an unlisted extension would otherwise just be missing.
+    not_videos = [p for p in every if p not in files and p != tags_path]
+    skipped = [
+        {"path": str(p), "reason": f"not a video file (extensions: {', '.join(sorted(suffixes))})"}
+        for p in not_videos
+    ]
+    if skipped:
+        log.warning(
+            "%s: skipped %d files that are not videos: %s",
+            root, len(skipped), ", ".join(p.relative_to(root).as_posix() for p in not_videos),
+        )  # fmt: skip
     tags = read_tag_csv(tags_path, "file") if cfg["labels_file"] else {}
     relative = [file.relative_to(root).as_posix() for file in files]
     unknown = sorted(tags.keys() - set(relative))
@@ -83,4 +95,4 @@ def read(cfg: dict, classes: Sequence[str]) -> tuple[list[dict], list[dict]]:
                     size=size,
                 )
             )
-    return shots, []
+    return shots, [], skipped

@@ -28,8 +28,9 @@ from tqdm import tqdm
 
 from mcnn.classes import VOC_CLASSES, VOID, voc_palette
 from mcnn.config import ConfigError, validate
-from mcnn.core.io import DataError, write_json
+from mcnn.core.io import DataError, current_umask, write_json
 from mcnn.datasets.youtube_objects import write_boxes_mat, write_ranges_mat
+from mcnn.demo.marker import MARKER, MARKER_TEXT, replace_problem
 from mcnn.demo.plan import SHOT_KINDS, plan_world
 from mcnn.demo.world import render_shot, render_still, video_look
 
@@ -68,22 +69,34 @@ def check_params(params: dict) -> None:
 def run(params: dict, output: str | os.PathLike | None = None) -> dict:
     """Generate the world of `params` (the validated `demo_world` section) into `output`.
 
-    `output` defaults to `params["root"]`; an existing folder there is replaced. Returns the
+    `output` defaults to `params["root"]`; an existing demo world there (one holding the
+    MARKER file) is replaced, any other non-empty folder is left alone (DataError). Returns the
     manifest written to `world.json`.
     """
     check_params(params)
     output = Path(output or params["root"])
+    check_replaceable(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
+    staging.chmod(0o777 & ~current_umask())  # mkdtemp's 0700 would hide the world from the group
     try:
         manifest = write_world(params, staging)
+        (staging / MARKER).write_text(MARKER_TEXT)
         _replace_folder(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest
 
 
+def check_replaceable(folder: Path) -> None:
+    """DataError unless `folder` is absent, empty or a demo world (it holds the MARKER file)."""
+    problem = replace_problem(folder)
+    if problem:
+        raise DataError(folder, problem)
+
+
 def _replace_folder(new: Path, target: Path) -> None:
+    check_replaceable(target)  # again: the folder may have been filled while the world was made
     if target.exists():
         old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old."))
         os.replace(target, old / target.name)

@@ -273,6 +273,7 @@ def run(
         "iou_threshold": CORLOC_IOU,
         "published_compared": bool(len(table) > 1),
         "note": note,
+        "device": str(torch_device),
         "settings": {"scales": cfg["scales"], "flip": cfg["flip"]} | cfg["colocalization"],
     }
     if summary_path is not None:

@@ -218,6 +218,7 @@ def run(
         "fov": fov,
         "seed": seed,
         "settings": {"scales": cfg["scales"], "flip": cfg["flip"]},
+        "device": str(torch_device),
         "protocols": protocols,
     }
     write_json(output, result)

@@ -8,6 +8,8 @@ checkpoints add the optimiser, scheduler, RNG and data-order state (see mcnn.tra
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,15 @@ __all__ = [
 ]
 
 REQUIRED_KEYS = ("model", "model_cfg", "num_labels", "classes")
+
+#: The only non-torch types a checkpoint may hold: numpy scalars (with their dtypes), which
+#: older checkpoints could carry in their training history. Nothing here runs code on load.
+NUMPY_SCALAR_GLOBALS = [
+    np._core.multiarray.scalar,
+    (np._core.multiarray.scalar, "numpy.core.multiarray.scalar"),  # as numpy 1.x pickled it
+    np.dtype,
+    *(type(np.dtype(code)) for code in "?bhilqBHILQefdg"),
+]
 
 
 def build_model(cfg: dict, num_labels: int, load_pretrained: bool = True) -> DeepLab:
@@ -115,16 +126,46 @@ def save_checkpoint(
         **state,
     }
     with atomic_path(path) as tmp:
-        torch.save(checkpoint, tmp)
+        torch.save(_plain(checkpoint), tmp)
+
+
+def _plain(value):
+    """`value` as tensors, numbers, strings, lists and dicts only: what `load_checkpoint`'s
+    weights-only unpickler accepts."""
+    if isinstance(value, dict):
+        return type(value)((key, _plain(item)) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(item) for item in value)
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint; a missing, corrupt or foreign file raises DataError naming it."""
+    """Read a checkpoint; a missing, corrupt or foreign file raises DataError naming it.
+
+    Only tensors, numbers, strings, lists and dicts (and numpy scalars) are unpickled: a file
+    that needs any other object (which could run code on load) is refused.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "checkpoint file does not exist")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+        with torch.serialization.safe_globals(NUMPY_SCALAR_GLOBALS):
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's message explains weights_only at length: keep only the offending object
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        what = found[1] if found else str(exc).splitlines()[0]
+        raise DataError(
+            path,
+            f"checkpoint holds an object other than tensors, numbers, lists and dicts ({what}): "
+            "refused, as loading it could run code",
+        ) from exc
     except Exception as exc:  # torch raises several unrelated types for a bad file
         raise DataError(path, f"checkpoint cannot be read: {exc}") from exc
     missing = [

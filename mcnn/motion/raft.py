@@ -10,6 +10,12 @@ import torch
 from mcnn.core.io import DataError
 
 
+def raft_device() -> torch.device:
+    """Where RAFT runs: the GPU when one is visible (the motion jobs declare none: RAFT on the
+    CPU is slow but exact), recorded in each motion file's `device` attribute."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 class RaftFlow:
     """Flow between RGB uint8 frames with RAFT-large; on the GPU when there is one.
 
@@ -28,7 +34,7 @@ class RaftFlow:
                 "Raft_Large_Weights state dict on disk (set motion.flow.raft_weights); it is "
                 "never downloaded",
             )
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = raft_device()
         self.model = raft_large(weights=None, progress=False)
         self.model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         self.model.eval().to(self.device)

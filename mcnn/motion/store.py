@@ -84,7 +84,11 @@ def _check_shot(path: Path, shot: ShotMotion) -> None:
 
 
 def write_video_motion(
-    path: str | os.PathLike, video_id: str, shots: Sequence[ShotMotion], params: dict
+    path: str | os.PathLike,
+    video_id: str,
+    shots: Sequence[ShotMotion],
+    params: dict,
+    device: str = "cpu",
 ) -> None:
     """Write the motion results of one video atomically (temporary file, then rename)."""
     path = Path(path)
@@ -96,6 +100,7 @@ def write_video_motion(
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
         h5.attrs["video_id"] = video_id
         h5.attrs["params"] = json.dumps(params, sort_keys=True)
+        h5.attrs["device"] = device
         group = h5.create_group("shots")
         for shot in shots:
             g = group.create_group(shot.shot_id)

@@ -54,7 +54,19 @@ def run(index: str | Path, video_id: str, params: dict, output: str | Path, seed
     ]
     failed = sum(r.status == "failed" for r in results)
     log.info("%s: %d shots segmented, %d failed", video_id, len(results) - failed, failed)
-    write_video_motion(output, video_id, results, params)
+    write_video_motion(output, video_id, results, params, motion_device(params))
+
+
+def motion_device(params: dict) -> str:
+    """The device of the motion step: RAFT's when a flow of `params` uses it, else the CPU."""
+    if params["method"] == "external":
+        return "cpu"
+    flows = [params["flow"], *({**params["flow"], **alt} for alt in params["alternative_flows"])]
+    if any(flow["method"] == "raft" for flow in flows):
+        from mcnn.motion.raft import raft_device
+
+        return str(raft_device())
+    return "cpu"
 
 
 def segment_row(row: dict, params: dict, seed: int) -> ShotMotion:

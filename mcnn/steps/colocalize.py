@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from mcnn.core import device
 from mcnn.evaluation import coloc
 
 
@@ -24,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--note", default="", help="how the setting differs from the paper's")
     parser.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda if available)")
+    device.add_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> None:
@@ -38,5 +40,5 @@ def main(args: argparse.Namespace) -> None:
         markdown_path=args.output_md,
         compare_published=args.compare_published,
         note=args.note,
-        device=args.device,
+        device=device.job_device("colocalize", args.output, args.gpus, args.allow_cpu, args.device),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from mcnn.core import device
 from mcnn.evaluation import voc
 
 
@@ -19,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fov", help="FOV tag (largefov, smallfov); must match the network")
     parser.add_argument("--seed", type=int, help="training seed tag")
     parser.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda if available)")
+    device.add_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> None:
@@ -32,5 +34,7 @@ def main(args: argparse.Namespace) -> None:
         variant=args.variant,
         fov=args.fov,
         seed=args.seed,
-        device=args.device,
+        device=device.job_device(
+            "evaluate_voc", args.output, args.gpus, args.allow_cpu, args.device
+        ),
     )

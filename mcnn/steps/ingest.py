@@ -20,12 +20,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes", required=True, help="config `classes`, JSON list")
     parser.add_argument("--shots", required=True, type=Path, help="output shots CSV")
     parser.add_argument("--boxes", required=True, type=Path, help="output boxes CSV")
+    parser.add_argument(
+        "--skipped", type=Path, help="output CSV of the files the reader skipped, and why"
+    )
 
 
-def run(name: str, dataset_cfg: dict, classes: list[str], shots_path: Path, boxes_path: Path):
+def run(
+    name: str,
+    dataset_cfg: dict,
+    classes: list[str],
+    shots_path: Path,
+    boxes_path: Path,
+    skipped_path: Path | None = None,
+):
     index = build_index(name, dataset_cfg, classes)
     write_csv(shots_path, index.shots)
     write_csv(boxes_path, index.boxes)
+    if skipped_path is not None:
+        write_csv(skipped_path, index.skipped)
     log_counts(name, index)
     return index
 
@@ -40,6 +52,8 @@ def log_counts(name: str, index: Index) -> None:
             name, split, counts.videos, counts.shots, counts.frames,
         )  # fmt: skip
     log.info("%s: %d boxes", name, len(index.boxes))
+    if len(index.skipped):
+        log.info("%s: %d files skipped (listed in the skipped table)", name, len(index.skipped))
 
 
 def main(args: argparse.Namespace) -> None:
@@ -47,4 +61,4 @@ def main(args: argparse.Namespace) -> None:
     # entry (Snakemake's own validation does not fill defaults inside `datasets`).
     entry = json.loads(args.params)
     dataset_cfg = mcnn_config.validate({"datasets": {args.name: entry}})["datasets"][args.name]
-    run(args.name, dataset_cfg, json.loads(args.classes), args.shots, args.boxes)
+    run(args.name, dataset_cfg, json.loads(args.classes), args.shots, args.boxes, args.skipped)

@@ -10,10 +10,15 @@ the same arguments resumes from DIR/checkpoint.pt (a finished run removes it).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 
+from mcnn.core import device
 from mcnn.train import train as run_training
+from mcnn.train.run import TERMINATED_EXIT, TrainingStopped
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser) -> None:
@@ -22,9 +27,7 @@ def add_arguments(parser) -> None:
     # Settings that change only the speed: outside --params and outside the run's identity.
     parser.add_argument("--label-workers", type=int, help="train.train.label_workers")
     parser.add_argument("--checkpoint-every", type=int, help="train.train.checkpoint_every")
-    parser.add_argument(
-        "--gpus", type=int, default=1, help="GPUs of the job: more than 1 = one process each"
-    )
+    device.add_arguments(parser)  # --gpus N > 1: one process per GPU under torchrun
     parser.add_argument("--label-params", required=True, help="config['labels'] as JSON")
     parser.add_argument("--classes", required=True, help="config['classes'] as JSON")
     parser.add_argument(
@@ -42,23 +45,28 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> None:
-    if args.gpus > 1 and "LOCAL_RANK" not in os.environ:
+    on = device.job_device("train", args.output_dir, args.gpus, args.allow_cpu, args.device)
+    if (args.gpus or 1) > 1 and "LOCAL_RANK" not in os.environ:
         os.execv(sys.executable, torchrun_command(args.gpus, sys.argv[1:]))
     execution = {"label_workers": args.label_workers, "checkpoint_every": args.checkpoint_every}
-    run_training(
-        args.samples,
-        json.loads(args.params),
-        json.loads(args.label_params),
-        json.loads(args.classes),
-        args.strategy,
-        args.seed,
-        args.output_dir,
-        init=args.init,
-        shots_table=args.shots,
-        image_index=args.images,
-        device=args.device,
-        execution={key: value for key, value in execution.items() if value is not None},
-    )
+    try:
+        run_training(
+            args.samples,
+            json.loads(args.params),
+            json.loads(args.label_params),
+            json.loads(args.classes),
+            args.strategy,
+            args.seed,
+            args.output_dir,
+            init=args.init,
+            shots_table=args.shots,
+            image_index=args.images,
+            device=on,
+            execution={key: value for key, value in execution.items() if value is not None},
+        )
+    except TrainingStopped as stopped:
+        log.error("%s", stopped)
+        sys.exit(TERMINATED_EXIT)
 
 
 def torchrun_command(gpus: int, step_argv: list[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -14,6 +15,20 @@ from mcnn.models import load_checkpoint, save_checkpoint
 from mcnn.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def code_version() -> str:
+    """Digest of the mcnn package's code (its .py and schema files, by content): a checkpoint
+    written by other code is never resumed. Content, not `git describe`, so that it holds
+    outside a git checkout and for uncommitted edits alike."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".yaml") and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def fingerprint(**parts) -> str:
@@ -38,7 +53,9 @@ def maybe_resume(trainer: Trainer, path: Path, run_id: str) -> int | None:
         return None
     checkpoint = load_checkpoint(path, map_location=trainer.device)
     if checkpoint.get("run_id") != run_id:
-        log.warning("%s belongs to another run (inputs or settings changed): starting afresh", path)
+        log.warning(
+            "%s belongs to another run (inputs, settings or code changed): starting afresh", path
+        )
         return None
     trainer.restore(checkpoint)
     log.info("resumed from %s at iteration %d", path, trainer.iteration)

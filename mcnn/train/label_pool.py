@@ -7,8 +7,10 @@ workers while the main process trains on earlier batches; the pool times how lon
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 import cv2
 import numpy as np
@@ -59,6 +61,10 @@ def _worker_init() -> None:
     # oversubscribe the CPU that the training process needs too.
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+    # Slurm's time-limit SIGTERM reaches every process of the job: the workers finish the
+    # labels the training waits for, and the training checkpoints and stops (mcnn.train.run).
+    # The pool stops its workers without signals.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class LabelPool:
@@ -71,7 +77,11 @@ class LabelPool:
         self.labels_cfg = labels_cfg
         # spawn, not fork: forking a process that holds torch/OpenMP/CUDA threads can deadlock.
         context = multiprocessing.get_context("spawn")
-        self.pool = context.Pool(workers, initializer=_worker_init) if workers > 0 else None
+        self.pool = (
+            ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init)
+            if workers > 0
+            else None
+        )
         self.wait_seconds = 0.0
 
     def submit(self, batch: Batch, probs: np.ndarray, alpha: float):
@@ -86,15 +96,15 @@ class LabelPool:
         )
         if self.pool is None:
             return args
-        return self.pool.apply_async(batch_labels, args)
+        return self.pool.submit(batch_labels, *args)
 
     def result(self, job) -> tuple[np.ndarray, dict]:
         start = time.perf_counter()
-        labels = batch_labels(*job) if self.pool is None else job.get()
+        labels = batch_labels(*job) if self.pool is None else job.result()
         self.wait_seconds += time.perf_counter() - start
         return labels
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
+            # Queued jobs are dropped; running ones (at most label_prefetch batches) finish.
+            self.pool.shutdown(wait=True, cancel_futures=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +19,7 @@ from tqdm import tqdm
 from mcnn.core.io import write_csv, write_json
 from mcnn.models import build_model, save_checkpoint
 from mcnn.train.checkpoints import (
+    code_version,
     fingerprint,
     finish_checkpoint,
     load_init,
@@ -31,6 +35,39 @@ from mcnn.train.trainer import Trainer
 log = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ["iteration", "loss", "lr", "label_wait_s", "step_s", "frames", "batch"]
+
+#: Exit status of a training stopped by SIGTERM once its checkpoint is written: 128 + 15, the
+#: status of a process killed by SIGTERM, so that Slurm and Snakemake see a failed job (its
+#: outputs are missing) and retry it (`retries`, or Slurm's RequeueExit=143): it resumes.
+TERMINATED_EXIT = 128 + signal.SIGTERM
+
+
+class TrainingStopped(RuntimeError):
+    """SIGTERM (a Slurm time limit, a preemption) stopped the run after a checkpoint."""
+
+
+@contextlib.contextmanager
+def sigterm_flag():
+    """Yield a function that says whether SIGTERM arrived since the block began: the training
+    stops between two steps, never inside one or inside a checkpoint's write."""
+    arrived = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield arrived.is_set  # signal handlers live in the main thread only
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: arrived.set())
+    try:
+        yield arrived.is_set
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_everywhere(requested: bool, ddp, device: torch.device) -> bool:
+    """Under DDP every process must checkpoint and stop at the same iteration."""
+    if not ddp.active:
+        return requested
+    flag = torch.tensor([float(requested)], device=device)  # NCCL reduces GPU tensors only
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
 
 
 def train(
@@ -101,8 +138,12 @@ def train(
         items=[item.key for item in data.items],
         init=str(init or ""),
         world_size=ddp.world_size,
+        code=code_version(),
     )
     checkpoint_path = output_dir / "checkpoint.pt"
+    if ddp.is_main:
+        for stale in output_dir.glob(f".{checkpoint_path.name}.*"):
+            stale.unlink()  # the temporary file of a save that a SIGKILL interrupted
     resumed_from = maybe_resume(trainer, checkpoint_path, run_id)
     log.info(
         "%s stage: %d items, %d iterations (from %d), strategy %s, %s, %d process(es)",
@@ -117,18 +158,22 @@ def train(
     start_iteration, start = trainer.iteration, time.perf_counter()
     pending: dict = {}
     try:
-        with tqdm(
-            total=schedule.iterations,
-            initial=trainer.iteration,
-            disable=not ddp.is_main,
-            desc=f"{stage} {strategy}",
-        ) as progress:
+        with (
+            sigterm_flag() as sigterm,
+            tqdm(
+                total=schedule.iterations,
+                initial=trainer.iteration,
+                disable=not ddp.is_main,
+                desc=f"{stage} {strategy}",
+            ) as progress,
+        ):
             while trainer.iteration < schedule.iterations:
                 row = trainer.step(pending)
                 progress.update(1)
                 progress.set_postfix(loss=f"{row['loss']:.4f}")
                 done = trainer.iteration
-                if done % trainer.checkpoint_every == 0 or done == schedule.iterations:
+                stop = _stop_everywhere(sigterm(), ddp, torch_device)
+                if done % trainer.checkpoint_every == 0 or done == schedule.iterations or stop:
                     write_checkpoint(trainer, checkpoint_path, run_id, classes)
                 if ddp.is_main and done in params["train"]["snapshots"]:
                     save_checkpoint(
@@ -140,6 +185,11 @@ def train(
                         stage=stage,
                         strategy=strategy,
                         seed=seed,
+                    )
+                if stop and done < schedule.iterations:
+                    raise TrainingStopped(
+                        f"SIGTERM at iteration {done} of {schedule.iterations}: checkpoint "
+                        f"{checkpoint_path} written; the same job run again resumes from it"
                     )
     finally:
         trainer.labels.close()

@@ -1,0 +1,45 @@
+"""The label-quality benchmark's protocol: two folds fixed before any scoring, each reported
+with the candidate picked on the other (benchmarks/label_quality.py)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "label_quality.py"
+_spec = importlib.util.spec_from_file_location("label_quality_benchmark", _PATH)
+label_quality = importlib.util.module_from_spec(_spec)
+sys.modules["label_quality_benchmark"] = label_quality
+_spec.loader.exec_module(label_quality)
+
+
+def test_folds_alternate_in_sorted_order():
+    assert label_quality.folds(["d", "b", "a", "c", "e"]) == {
+        "a": "A", "b": "B", "c": "A", "d": "B", "e": "A"
+    }  # fmt: skip
+
+
+def test_each_fold_is_scored_with_the_candidate_picked_on_the_other(monkeypatch):
+    good_on_a, good_on_b = "x", "y"
+    monkeypatch.setattr(label_quality, "CANDIDATES", {good_on_a: {}, good_on_b: {}})
+    fold_of = {"a1": "A", "a2": "A", "b1": "B", "b2": "B"}
+    rows = []
+    for sequence, fold in fold_of.items():
+        rows.append((sequence, "-", "masks", 0.5))
+        for source in ("flat", "net"):
+            # x gains on fold A's sequences only, y on fold B's only
+            rows.append((sequence, source, good_on_a, 0.7 if fold == "A" else 0.4))
+            rows.append((sequence, source, good_on_b, 0.6 if fold == "B" else 0.45))
+    seq = pd.DataFrame(rows, columns=["sequence", "source", "method", "iou"])
+    chosen, picks = label_quality.cross_validate(seq, fold_of)
+    # Fold A is reported with what won on B (y) and the other way round: never in-sample.
+    assert picks == {"A": good_on_b, "B": good_on_a}
+    by_sequence = chosen.groupby("sequence")["iou"].mean()
+    assert by_sequence["a1"] == pytest.approx(0.45) and by_sequence["b1"] == pytest.approx(0.4)
+    assert set(chosen["method"]) == {"chosen"} and len(chosen) == 8
+    summary = label_quality.summary(pd.concat([seq, chosen]), fold_of, ["net"])
+    row = summary.set_index("method").loc["chosen"]
+    assert row["gain"] == pytest.approx((0.45 + 0.4) / 2 - 0.5)
+    assert row["worst_gain"] == pytest.approx(0.4 - 0.5)
