@@ -43,3 +43,20 @@ def test_each_fold_is_scored_with_the_candidate_picked_on_the_other(monkeypatch)
     row = summary.set_index("method").loc["chosen"]
     assert row["gain"] == pytest.approx((0.45 + 0.4) / 2 - 0.5)
     assert row["worst_gain"] == pytest.approx(0.4 - 0.5)
+
+
+def test_training_gains_are_the_last_tenth_per_fold(tmp_path):
+    rows = []
+    for iteration in range(1, 21):
+        for sequence, gain in (("a1_s000", 0.1), ("b1_s000", -0.2), ("b2_s000", 0.0)):
+            late = iteration > 18  # the last tenth of 20 iterations
+            rows.append((iteration, f"davis/{sequence}", 0.5 + (gain if late else 0.3), 0.5))
+        rows.append((iteration, "web/clip_s000", float("nan"), float("nan")))  # no truth
+    table = pd.DataFrame(rows, columns=["iteration", "batch", "label_iou", "motion_iou"])
+    table.to_csv(tmp_path / "labels_quality.csv", index=False)
+    fold_of = {"a1_s000": "A", "b1_s000": "B", "b2_s000": "B"}
+    gains = label_quality.training_gains([tmp_path], fold_of).set_index("fold")
+    assert gains.loc["A", "gain"] == pytest.approx(0.1)
+    assert gains.loc["B", "gain"] == pytest.approx(-0.1) and gains.loc["B", "sequences"] == 2
+    assert gains.loc["B", "worst_sequence"] == "b1_s000"
+    assert gains.loc["B", "worst_gain"] == pytest.approx(-0.2)
