@@ -139,6 +139,8 @@ def dry_run(work: Path, profile_args: list[str]) -> tuple[float, str]:
         "-n",
         "-s",
         str(REPO / "workflow" / "Snakefile"),
+        "--configfile",
+        "config.yaml",
         *profile_args,
     ]
     start = time.perf_counter()

@@ -70,8 +70,11 @@ def snakemake_env(path_first: Path | None = None, **extra) -> dict:
 
 
 def snakemake(work: Path, *args: str, profile=DEFAULT_PROFILE, env=None, check=True):
-    """Run the workflow's CLI in `work`; returns the CompletedProcess (stdout + stderr)."""
-    cmd = [str(SNAKEMAKE), "-s", str(SNAKEFILE), "--workflow-profile", str(profile), *args]
+    """Run the workflow's CLI in `work` with its config.yaml (unless `args` name another);
+    returns the CompletedProcess (stdout + stderr)."""
+    config = () if "--configfile" in args else ("--configfile", "config.yaml")
+    cmd = [str(SNAKEMAKE), "-s", str(SNAKEFILE), "--workflow-profile", str(profile), *config]
+    cmd += args
     proc = subprocess.run(
         cmd,
         cwd=work,
@@ -190,7 +193,8 @@ def test_interrupted_run_redoes_exactly_the_incomplete_output(work, tmp_path):
     shim.mkdir()
     (shim / "python").write_text(HANGING_PYTHON.format(python=sys.executable))
     (shim / "python").chmod(0o755)
-    cmd = [str(SNAKEMAKE), "-s", str(SNAKEFILE), "--workflow-profile", str(DEFAULT_PROFILE), a, b]
+    cmd = [str(SNAKEMAKE), "-s", str(SNAKEFILE), "--workflow-profile", str(DEFAULT_PROFILE)]
+    cmd += ["--configfile", "config.yaml", a, b]
     env = snakemake_env(shim, MCNN_HANG_VIDEO="seqb")
     proc = subprocess.Popen(
         cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -229,8 +233,7 @@ def test_the_davis_config_plans_its_whole_experiment(tmp_path):
     work = tmp_path / "checkout"
     work.mkdir()
     (tmp_path / "shared").symlink_to(data.parent)
-    for name in ("config.yaml", "configs"):
-        (work / name).symlink_to(REPO / name)
+    (work / "configs").symlink_to(REPO / "configs")
     config = ("--configfile", "configs/davis.yaml")
     index = [f"results/davis/index/{d}.shots.csv" for d in ("davis", "web_clips", "voc")]
     snakemake(work, *index, *config)
