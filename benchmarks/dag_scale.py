@@ -139,8 +139,7 @@ def dry_run(work: Path, profile_args: list[str]) -> tuple[float, str]:
         "-n",
         "-s",
         str(REPO / "workflow" / "Snakefile"),
-        "--configfile",
-        "config.yaml",
+        "--configfile=config.yaml",  # `=`: one file, not the options after it
         *profile_args,
     ]
     start = time.perf_counter()

@@ -63,7 +63,7 @@ rule results_table:
     shell:
         "python -m mcnn results-table --results {input} --output-csv {output.csv}"
         " --output-md {output.md} --output-png {output.png} --output-bars {output.bars}"
-        " --note {params.note:q} > {log} 2>&1"
+        " --note={params.note:q} > {log} 2>&1"
 
 
 rule colocalize:
@@ -100,7 +100,7 @@ rule colocalize:
         "python -m mcnn colocalize --checkpoint {input.model} --index {input.index}"
         " --boxes {input.boxes} --params {params.settings:q} --output {output.table}"
         " --output-md {output.md} --summary {output.summary} --frames {output.frames}"
-        " --compare-published --note {params.note:q} > {log} 2>&1"
+        " --compare-published --note={params.note:q} > {log} 2>&1"
 
 
 rule qualitative:
