@@ -6,6 +6,10 @@ config file / --config that set it). `<results_dir>/runs.jsonl`: one line when a
 `python -m mcnn results-doc` reports the commit, date, CPU, cores and wall time of each result.
 The Snakefile calls `start` from `onstart` (not on dry runs, nor when nothing is to be done) and
 `end` from `onsuccess`/`onerror`.
+
+While a run goes on, `ProgressWatcher` prints to Snakemake's terminal, every `progress_every`
+seconds, the last progress line (tqdm bar or log line) of each job log that changed since: the
+jobs write their progress to their logs, which the terminal would otherwise not show.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ import json
 import os
 import platform
 import subprocess
+import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from mcnn import config as mcnn_config
 from mcnn.core.io import atomic_path
@@ -92,6 +99,69 @@ def start(
 def end(results_dir: str | os.PathLike, status: str) -> None:
     """The run's end record: `status` is 'success' or 'error'."""
     _append(Path(results_dir), {"event": "end", "time": _now(), "status": status})
+
+
+def last_progress(path: Path, width: int = 160) -> str:
+    """The last non-empty line of a log, tqdm's carriage-return updates counted as lines."""
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 8192))
+        tail = handle.read().decode("utf-8", errors="replace")
+    parts = [part.strip() for part in tail.replace("\r", "\n").split("\n")]
+    last = next((part for part in reversed(parts) if part), "")
+    return last if len(last) <= width else last[: width - 3] + "..."
+
+
+class ProgressWatcher:
+    """Prints `mcnn progress: <log>: <last line>` for each log under `logs` that changed (size or
+    modification time) since the previous look, or since `start`, every `every` seconds, on a
+    daemon thread; `every` 0 = never."""
+
+    def __init__(self, logs: str | os.PathLike, every: float, stream: TextIO = sys.stderr):
+        self.logs, self.every, self.stream = Path(logs), every, stream
+        self._seen: dict[Path, tuple[int, int]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _states(self) -> dict[Path, tuple[int, int]]:
+        states = {}
+        for path in sorted(self.logs.rglob("*.log")) if self.logs.is_dir() else []:
+            try:
+                stat = path.stat()
+            except OSError:  # a log replaced or removed meanwhile
+                continue
+            states[path] = (stat.st_mtime_ns, stat.st_size)
+        return states
+
+    def poll(self) -> list[str]:
+        states = self._states()
+        changed = []
+        for path, state in states.items():
+            if self._seen.get(path) != state:
+                try:
+                    line = last_progress(path)
+                except OSError:
+                    continue
+                if line:
+                    changed.append(f"mcnn progress: {path}: {line}")
+        self._seen = states
+        return changed
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            for line in self.poll():
+                print(line, file=self.stream, flush=True)
+
+    def start(self) -> ProgressWatcher:
+        self._seen = self._states()
+        if self.every > 0:
+            self._thread = threading.Thread(target=self._loop, name="mcnn-progress", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def read(results_dir: str | os.PathLike) -> list[dict]:

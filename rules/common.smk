@@ -85,6 +85,8 @@ LOGS = f"{RESULTS}/logs"
 # One Snakemake benchmark file per job (wall and CPU time, peak memory): the stage-time table.
 BENCHMARKS = f"{RESULTS}/benchmarks"
 ENV = "../envs/mcnn.yaml"
+# Started by the Snakefile's onstart: progress lines from the job logs on the terminal.
+PROGRESS = mcnn.runs.ProgressWatcher(LOGS, config["resources"]["progress_every"])
 
 
 wildcard_constraints:

@@ -11,6 +11,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -169,3 +170,33 @@ def test_source_of_each_value_follows_the_layers():
     assert mcnn_config.source(layers, ("train", "sgd", "momentum")) == "b.yaml"
     assert mcnn_config.source(layers, ("train", "sgd", "weight_decay")) == "default"
     assert yaml.safe_load(mcnn_config.effective_yaml(config, layers)) == config
+
+
+def test_progress_lines_come_from_the_logs_that_changed(tmp_path):
+    logs = tmp_path / "logs"
+    (logs / "train").mkdir(parents=True)
+    old = logs / "ingest.log"
+    old.write_text("done\n")
+    watcher = runs.ProgressWatcher(logs, every=0)
+    watcher.start()  # every 0: no thread; poll by hand
+    assert watcher.poll() == []  # nothing changed since the start
+    log = logs / "train" / "mcnn-largefov-s0.log"
+    log.write_text(
+        "INFO start\ntrain mcnn:  10%|#  | 1/10 [00:01<00:09]\rtrain mcnn:  20%|## | 2/10\r"
+    )
+    assert watcher.poll() == [f"mcnn progress: {log}: train mcnn:  20%|## | 2/10"]
+    assert watcher.poll() == []
+    watcher.stop()
+
+
+def test_progress_watcher_prints_on_its_thread(tmp_path):
+    import io
+
+    stream = io.StringIO()
+    watcher = runs.ProgressWatcher(tmp_path, every=0.05, stream=stream).start()
+    (tmp_path / "job.log").write_text("shots of v1: 3/4\n")
+    deadline = time.monotonic() + 10
+    while "shots of v1: 3/4" not in stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    watcher.stop()
+    assert f"mcnn progress: {tmp_path / 'job.log'}: shots of v1: 3/4\n" in stream.getvalue()
