@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,14 @@ def test_input_errors_are_one_line_exit_2(tmp_path, args, message):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), proc.stderr
+
+
+def test_citation_file_cites_the_paper_and_this_version():
+    import yaml
+
+    citation = yaml.safe_load((Path(__file__).resolve().parents[1] / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0" and citation["version"] == version("mcnn")
+    paper = citation["preferred-citation"]
+    assert paper["title"] == "Weakly-Supervised Semantic Segmentation using Motion Cues"
+    assert [a["family-names"] for a in paper["authors"]] == ["Tokmakov", "Alahari", "Schmid"]
+    assert paper["year"] == 2016
