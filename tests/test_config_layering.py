@@ -200,3 +200,18 @@ def test_progress_watcher_prints_on_its_thread(tmp_path):
         time.sleep(0.05)
     watcher.stop()
     assert f"mcnn progress: {tmp_path / 'job.log'}: shots of v1: 3/4\n" in stream.getvalue()
+
+
+def test_a_demo_world_outside_results_dir_is_one_line_naming_the_key(own_experiment, tmp_path):
+    """No job writes outside results_dir: the demo world's folder included."""
+    work, _ = own_experiment
+    config = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
+    config["results_dir"] = "out/demo"  # the demo world stays at results/demo_world
+    path = tmp_path / "demo-elsewhere.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake(work, "-n", "--configfile", str(path), check=False)
+    assert proc.returncode != 0 and "Job stats" not in proc.stdout
+    assert (
+        "config key 'demo_world.root': results/demo_world is outside results_dir out/demo"
+        in proc.stdout
+    )
