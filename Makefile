@@ -10,7 +10,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # training job). Python writes the bytecode on first use instead.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint results-doc clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: install
 
 test: install
 	pytest -q
+
+# docs/RESULTS.md from the results folders under results/ (each figure beside its run).
+results-doc: install
+	python -m mcnn results-doc --results results --output docs/RESULTS.md
 
 lint: install
 	ruff check mcnn tests benchmarks

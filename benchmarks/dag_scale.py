@@ -130,6 +130,22 @@ def write_setup(work: Path, videos: int, shots: int, seeds: int) -> pd.DataFrame
     return yto_shots
 
 
+def edited_slurm_profile(work: Path) -> Path:
+    """profiles/slurm with its placeholders filled in as a user would (the workflow refuses
+    to plan with them): partitions `cpu` and `gpu`, account `lab`."""
+    text = (REPO / "profiles/slurm/config.yaml").read_text()
+    for placeholder, name in {
+        "cpu_partition": "cpu",
+        "gpu_partition": "gpu",
+        "account": "lab",
+    }.items():
+        text = text.replace(f"EDIT_ME_{placeholder}", name)
+    folder = work / "slurm-profile"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.yaml").write_text(text)
+    return folder
+
+
 def dry_run(work: Path, profile_args: list[str]) -> tuple[float, str]:
     """Wall seconds and output of `snakemake -n` in `work` with the given profile options."""
     env = dict(os.environ)
@@ -139,6 +155,7 @@ def dry_run(work: Path, profile_args: list[str]) -> tuple[float, str]:
         "-n",
         "-s",
         str(REPO / "workflow" / "Snakefile"),
+        "--configfile=config.yaml",  # `=`: one file, not the options after it
         *profile_args,
     ]
     start = time.perf_counter()
@@ -227,7 +244,7 @@ def main() -> None:
         runs = [("local (profiles/default)", local)]
         if not args.skip_slurm:
             # A dry run caps threads at --cores, 1 unless given; a real SLURM run has no cap.
-            slurm = ["--workflow-profile", str(REPO / "profiles/slurm"), "--cores", "64"]
+            slurm = ["--workflow-profile", str(edited_slurm_profile(work)), "--cores", "64"]
             runs.insert(0, ("SLURM profile", slurm))
         for label, options in runs:
             seconds, output = dry_run(work, options)

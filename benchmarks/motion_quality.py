@@ -8,7 +8,7 @@ and F (boundary), mean over a shot's annotated frames, its first and last frame 
 (`mcnn.metrics.davis`), all at the original resolution.
 
 Three figures per shot:
-- "default": the motion stage with the settings of `config.yaml` (`--params` overrides them).
+- "default": the motion stage with the schema's default settings (`--params` overrides them).
 - "baseline": the trivial baseline of issue #10 -- DIS flow (medium preset) at longer side 400,
   magnitude of (flow - the frame's median flow), an Otsu threshold per frame.
 - "cv": leave-one-sequence-out over the candidate settings of `CANDIDATES` and the choice

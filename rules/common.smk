@@ -14,24 +14,74 @@ min_version("9.0")
 
 # The schema lives in the package so that `python -m mcnn` steps and the workflow read one truth.
 # mcnn's validator first: its message names the key as a dotted path; then Snakemake's.
-sys.path.insert(0, str(Path(workflow.basedir).parent))
+REPO = Path(workflow.basedir).parent
+sys.path.insert(0, str(REPO))
 import mcnn.config
 import mcnn.demo.marker
+import mcnn.runs
 
+
+def _shown(path):
+    """A config file's path as the user would write it (relative to the working directory)."""
+    path = Path(path)
+    return (
+        str(path.relative_to(Path.cwd()))
+        if path.is_relative_to(Path.cwd())
+        else str(path)
+    )
+
+
+# The layers Snakemake merged into `config`, kept for the source of each value: the files of
+# --configfile (the Snakefile loads the demo's only when there are none), then --config.
 try:
+    CONFIG_LAYERS = [
+        (_shown(path), mcnn.config.read(path))
+        for path in workflow.overwrite_configfiles
+    ] or [(mcnn.config.DEMO_CONFIG, mcnn.config.read(mcnn.config.DEMO_CONFIG))]
+    if workflow.config_settings.config:
+        CONFIG_LAYERS.append(("--config", dict(workflow.config_settings.config)))
     # It also fills defaults through the per-section schema files, which Snakemake's does only
     # where a section is written out in full.
     config.update(mcnn.config.validate(config))
+    # The variants follow the data: by default `mixed` only where there are tagged images.
+    _left_out = mcnn.config.fit_variants(config, CONFIG_LAYERS)
 except mcnn.config.ConfigError as error:
     raise WorkflowError(f"invalid configuration: {error}") from None
 validate(config, schema="../mcnn/schemas/config.schema.yaml")
+if _left_out and workflow.is_main_process:
+    print(_left_out, file=sys.stderr)
+
+
+def profile_placeholders():
+    """Resources of the profile still holding an EDIT_ME placeholder, as 'key: value'."""
+    settings = workflow.resource_settings
+    found = [
+        f"default-resources: {name}: {res.raw}"
+        for name, res in (settings.default_resources or {}).items()
+        if "EDIT_ME" in str(res.raw)
+    ]
+    for rule, resources in settings.overwrite_resources.items():
+        found += [
+            f"set-resources: {rule}: {name}: {getattr(res, 'raw', res)}"
+            for name, res in resources.items()
+            if "EDIT_ME" in str(getattr(res, "raw", res))
+        ]
+    return found
+
+
+# Before anything is planned or submitted: a cluster profile whose placeholders are unedited.
+if workflow.is_main_process and (_placeholders := profile_placeholders()):
+    raise WorkflowError(
+        f"profile placeholder not edited ({_placeholders[0]}, {len(_placeholders)} in all): "
+        "replace every EDIT_ME_... in profiles/slurm/config.yaml with your cluster's "
+        "partitions and account (docs/cluster.md)"
+    )
 
 # Rules run `python -m mcnn`: make it this workflow's own code in whatever environment runs
 # them (the venv, or the conda env of envs/mcnn.yaml, which holds only the dependencies).
 # (Snakemake formats the prefix too: doubled braces reach the shell as single ones.)
 shell.prefix(
-    f"export PYTHONPATH={shlex.quote(str(Path(workflow.basedir).parent))}"
-    "${{PYTHONPATH:+:$PYTHONPATH}}; "
+    f"export PYTHONPATH={shlex.quote(str(REPO))}" "${{PYTHONPATH:+:$PYTHONPATH}}; "
 )
 
 RESULTS = config["results_dir"]
@@ -39,6 +89,8 @@ LOGS = f"{RESULTS}/logs"
 # One Snakemake benchmark file per job (wall and CPU time, peak memory): the stage-time table.
 BENCHMARKS = f"{RESULTS}/benchmarks"
 ENV = "../envs/mcnn.yaml"
+# Started by the Snakefile's onstart: progress lines from the job logs on the terminal.
+PROGRESS = mcnn.runs.ProgressWatcher(LOGS, config["resources"]["progress_every"])
 
 
 wildcard_constraints:
@@ -79,11 +131,13 @@ if _uses_demo and _unknown:
     raise ValueError(
         f"config key 'demo_world.classes': {sorted(_unknown)} not in 'classes' {config['classes']}"
     )
-
-if "mixed" in config["experiments"]["variants"] and not config["image_datasets"]:
-    raise ValueError(
-        "config key 'experiments.variants': 'mixed' needs an image dataset in 'image_datasets'"
+# Every job writes under results_dir, the demo world's job too.
+if _uses_demo and not _demo_root.is_relative_to(Path(RESULTS).resolve()):
+    raise WorkflowError(
+        f"config key 'demo_world.root': {config['demo_world']['root']} is outside "
+        f"results_dir {RESULTS}: put it (and the roots of the datasets in it) under {RESULTS}/"
     )
+
 if config["experiments"]["variants"] and not config["video_datasets"]:
     raise ValueError(
         "config key 'video_datasets': training needs at least one video dataset"

@@ -66,7 +66,7 @@ rule results_table:
     shell:
         "python -m mcnn results-table --results {input:q} --output-csv {output.csv:q}"
         " --output-md {output.md:q} --output-png {output.png:q} --output-bars {output.bars:q}"
-        " --note {params.note:q} > {log:q} 2>&1"
+        " --note={params.note:q} > {log:q} 2>&1"
 
 
 rule colocalize:
@@ -105,7 +105,7 @@ rule colocalize:
         "python -m mcnn colocalize --checkpoint {input.model:q} --index {input.index:q}"
         " --boxes {input.boxes:q} --params {params.settings:q} --output {output.table:q}"
         " --output-md {output.md:q} --summary {output.summary:q} --frames {output.frames:q}"
-        " --compare-published --note {params.note:q} --gpus {params.gpus}"
+        " --compare-published --note={params.note:q} --gpus {params.gpus}"
         " --allow-cpu {resources.allow_cpu} > {log:q} 2>&1"
 
 

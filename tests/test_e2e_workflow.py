@@ -35,6 +35,7 @@ def test_every_rule_runs_and_the_report_is_written(tmp_path_factory):
     snakemake(work, "--report", "report.html")
     html = (work / "report.html").read_text(errors="replace")
     assert len(html) > 100_000 and "voc.csv" in html
+    assert "reads each dataset into a shot index" in html  # the landing page, workflow.rst
 
 
 def test_second_run_has_nothing_to_do(tmp_path_factory):

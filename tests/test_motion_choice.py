@@ -104,7 +104,7 @@ def _segtrack_birdfall():
 )
 def test_on_real_frames_the_choice_keeps_the_segmentation_that_found_the_object(shot, kept):
     """With the default settings FST on DIS medium finds the surfer of DAVIS surf (55 frames)
-    and DIS at full resolution much less (J 0.89 vs 0.65 in benchmarks/README.md); on SegTrack's
+    and DIS at full resolution much less (J 0.89 vs 0.65, CHANGELOG.md); on SegTrack's
     birdfall (30 frames) it is the other way round (0.32 vs 0.64). The default choice must keep
     the better one."""
     frame_paths, mask_paths = shot()

@@ -9,16 +9,18 @@ through sbatch. Skips, saying why, where that cannot be done (not root, no apt-g
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from test_e2e_workflow import ALL_RULES
-from tiny_workflow import REPO, RESULTS, new_run_folder, ran_jobs, snakemake
+from tiny_workflow import REPO, RESULTS, finished_run, new_run_folder, ran_jobs, snakemake
 
 SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 CLUSTER_SCRIPT = REPO / ".ci" / "slurm-cluster.sh"
@@ -130,3 +132,50 @@ def test_stop_ends_the_daemons_of_an_earlier_crashed_run(tmp_path):
     finally:
         daemon.kill()
         other.kill()
+
+
+FAKE_SLURM_TOOL = """#!{python}
+# Stands in for a Slurm command: sbatch records its arguments and refuses (no cluster here);
+# sacctmgr knows the account; the others answer nothing.
+import json, os, sys
+name = os.path.basename(sys.argv[0])
+if name == "sbatch":
+    with open(os.environ["FAKE_SBATCH_LOG"], "a") as log:
+        log.write(json.dumps(sys.argv[1:]) + "\\n")
+    sys.exit("fake sbatch: arguments recorded, nothing submitted")
+if name == "sacctmgr":
+    print("mcnnci")
+"""
+
+
+def fake_slurm(folder: Path) -> Path:
+    folder.mkdir()
+    for name in ("sbatch", "sinfo", "squeue", "sacct", "sacctmgr", "sshare", "scontrol"):
+        (folder / name).write_text(FAKE_SLURM_TOOL.format(python=sys.executable))
+        (folder / name).chmod(0o755)
+    return folder
+
+
+def test_the_sbatch_call_of_a_training_job(tmp_path_factory, tmp_path, monkeypatch):
+    """What the plugin sends for one training job of a config that leaves the GPUs to their
+    default: the GPU partition, one GPU, the account, memory and time of profiles/slurm
+    (capped as user_profile caps them). Documented in docs/cluster.md."""
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="the SLURM plugin is absent")
+    work = tmp_path / "run"
+    shutil.copytree(finished_run(tmp_path_factory), work, symlinks=True)
+    tools = fake_slurm(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SBATCH_LOG", str(tmp_path / "sbatch.log"))
+    profile = user_profile(tmp_path / "profile")
+    model = f"{RESULTS}/train/hard-largefov-s0/model.pt"
+    proc = snakemake(work, model, "--forcerun", "train", profile=profile, check=False)
+    assert proc.returncode != 0 and "fake sbatch: arguments recorded" in proc.stdout
+    [argv] = [json.loads(line) for line in (tmp_path / "sbatch.log").read_text().splitlines()]
+    wrap = next(arg for arg in argv if arg.startswith("--wrap="))
+    sent = " ".join(arg for arg in argv if arg != wrap)
+    cpus = yaml.safe_load((profile / "config.yaml").read_text())["set-threads"]["train"]
+    assert (
+        "--comment rule_train_wildcards_hard_largefov_0 -A mcnnci -p gpu -t 30 --mem 2000" in sent
+    )
+    assert sent.endswith(f" --cpus-per-task={cpus} -D {work} --gpus=1")
+    assert "--target-jobs 'train:strategy=hard,fov=largefov,seed=0'" in wrap

@@ -70,8 +70,12 @@ def snakemake_env(path_first: Path | None = None, **extra) -> dict:
 
 
 def snakemake(work: Path, *args: str, profile=DEFAULT_PROFILE, env=None, check=True):
-    """Run the workflow's CLI in `work`; returns the CompletedProcess (stdout + stderr)."""
-    cmd = [str(SNAKEMAKE), "-s", str(SNAKEFILE), "--workflow-profile", str(profile), *args]
+    """Run the workflow's CLI in `work` with its config.yaml (unless `args` name another);
+    returns the CompletedProcess (stdout + stderr)."""
+    # `=`: the option takes several files, and would take the targets after it for more.
+    config = [] if "--configfile" in args else ["--configfile=config.yaml"]
+    cmd = [str(SNAKEMAKE), "-s", str(SNAKEFILE), "--workflow-profile", str(profile), *config]
+    cmd += args
     proc = subprocess.run(
         cmd,
         cwd=work,
@@ -105,8 +109,10 @@ def test_profiles_are_valid_snakemake_profiles(work):
     assert "slurm_partition" not in rules and "slurm_account" not in rules
 
 
-def test_slurm_profile_dry_run_requests_gpus_for_training(work):
-    """With the executor plugin installed, a dry run with the SLURM profile shows gpu=1."""
+def test_slurm_profile_dry_run_requests_gpus_for_training(work, tmp_path):
+    """With the executor plugin installed: the unedited profile stops before anything is
+    planned, naming a placeholder; edited, a dry run shows gpu=1 on the GPU partition for
+    training (the config leaves resources.train_gpus to its default)."""
     pytest.importorskip("snakemake_executor_plugin_slurm")
     write_config(
         work,
@@ -114,11 +120,25 @@ def test_slurm_profile_dry_run_requests_gpus_for_training(work):
         experiments={"variants": ["mcnn_hard"]},
     )
     snakemake(work, "results/index/tiny.shots.csv")  # the checkpoint, so the DAG is complete
-    out = snakemake(work, "-n", profile=SLURM_PROFILE).stdout
+    unedited = snakemake(work, "-n", profile=SLURM_PROFILE, check=False)
+    assert unedited.returncode != 0 and "Job stats" not in unedited.stdout
+    [line] = [line for line in unedited.stdout.splitlines() if "EDIT_ME" in line]
+    assert line.startswith("profile placeholder not edited (default-resources: slurm_")
+    edited = tmp_path / "slurm"
+    edited.mkdir()
+    text = (SLURM_PROFILE / "config.yaml").read_text()
+    for placeholder, name in {
+        "cpu_partition": "cpu",
+        "gpu_partition": "gpu",
+        "account": "lab",
+    }.items():
+        text = text.replace(f"EDIT_ME_{placeholder}", name)
+    (edited / "config.yaml").write_text(text)
+    out = snakemake(work, "-n", profile=edited).stdout
     block = out[out.index("rule train:") :].split("\n\n")[0]
-    assert "gpu=1" in block and "slurm_partition=EDIT_ME_gpu_partition" in block
+    assert "gpu=1" in block and "slurm_partition=gpu" in block
     motion = out[out.index("rule motion_segment:") :].split("\n\n")[0]
-    assert "gpu=" not in motion and "slurm_partition=EDIT_ME_cpu_partition" in motion
+    assert "gpu=" not in motion and "slurm_partition=cpu" in motion
 
 
 def test_run_then_nothing_to_be_done_then_params_trigger(work):
@@ -190,7 +210,8 @@ def test_interrupted_run_redoes_exactly_the_incomplete_output(work, tmp_path):
     shim.mkdir()
     (shim / "python").write_text(HANGING_PYTHON.format(python=sys.executable))
     (shim / "python").chmod(0o755)
-    cmd = [str(SNAKEMAKE), "-s", str(SNAKEFILE), "--workflow-profile", str(DEFAULT_PROFILE), a, b]
+    cmd = [str(SNAKEMAKE), "-s", str(SNAKEFILE), "--workflow-profile", str(DEFAULT_PROFILE)]
+    cmd += ["--configfile=config.yaml", a, b]
     env = snakemake_env(shim, MCNN_HANG_VIDEO="seqb")
     proc = subprocess.Popen(
         cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -229,8 +250,7 @@ def test_the_davis_config_plans_its_whole_experiment(tmp_path):
     work = tmp_path / "checkout"
     work.mkdir()
     (tmp_path / "shared").symlink_to(data.parent)
-    for name in ("config.yaml", "configs"):
-        (work / name).symlink_to(REPO / name)
+    (work / "configs").symlink_to(REPO / "configs")
     config = ("--configfile", "configs/davis.yaml")
     clip_folders = ("web_clips", "web_clips_more")
     index = [f"results/davis/index/{d}.shots.csv" for d in ("davis", *clip_folders, "voc")]

@@ -35,8 +35,12 @@ def snakemake_env() -> dict:
 
 
 def snakemake(work: Path, *args: str, profile=DEFAULT_PROFILE, timeout=600, check=True):
-    """Run the workflow's CLI in `work` (stdout and stderr together in .stdout)."""
-    cmd = [str(SNAKEMAKE), "-s", str(SNAKEFILE), "--workflow-profile", str(profile), *args]
+    """Run the workflow's CLI in `work` (stdout and stderr together in .stdout), with
+    `--configfile config.yaml` (the run folder's) unless `args` name another config."""
+    # `=`: the option takes several files, and would take the targets after it for more.
+    config = [] if "--configfile" in args else ["--configfile=config.yaml"]
+    cmd = [str(SNAKEMAKE), "-s", str(SNAKEFILE), "--workflow-profile", str(profile), *config]
+    cmd += args
     proc = subprocess.run(
         cmd,
         cwd=work,

@@ -2,7 +2,7 @@
 
 FST's result on a shot hangs on details of the flow: which superpixels the inside-outside maps
 pick up first decides whether the segmentation grows to the object or stays on fragments, and
-one flow setting moves J on single real sequences by +0.5 or -0.7 (benchmarks/README.md).
+one flow setting moves J on single real sequences by +0.5 or -0.7 (CHANGELOG.md, motion).
 A segmentation that failed that way shows it without ground truth: its masks flicker from
 frame to frame, their outlines leave the motion boundaries, they agree less with what moves.
 Each criterion below scores one of these signs. The rule (`motion.choose_by`) is one criterion
@@ -10,7 +10,7 @@ alone, or the vote of all of them (each gives a point to the segmentation(s) it 
 the most points win); ties keep the first, the `motion.flow` setting. The criteria were all
 written down before any choice was scored; the default rule was then picked by the
 leave-one-sequence-out of benchmarks/motion_quality.py among every rule, so its held-out figure
-is known (benchmarks/README.md).
+is known (CHANGELOG.md, motion benchmark).
 
 Arrays: `masks` (T, h, w) bool of one segmentation; `inside` and `boundary` (V, T, h, w): the
 inside-outside maps and motion-boundary strengths of all V segmentations' flows.

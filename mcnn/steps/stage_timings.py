@@ -1,5 +1,6 @@
-"""What each stage costs: wall time, CPU time and peak memory per stage from Snakemake's
-benchmark files (one per job, `benchmark:` in every rule), as CSV, Markdown and a bar chart.
+"""What each stage costs: wall time, CPU time and peak memory per stage (CSV, Markdown, chart).
+
+From Snakemake's benchmark files (one per job, `benchmark:` in every rule).
 
 A job's stage is the first folder of its benchmark file under --benchmarks (the same as its
 log's: motion/<dataset>/<video>.tsv -> motion), or the file name for a top-level one.
