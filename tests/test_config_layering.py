@@ -154,7 +154,7 @@ def test_davis_config_is_self_contained():
     davis = mcnn_config.layered([("davis", mcnn_config.read(REPO / "configs/davis.yaml"))])
     assert davis["train"]["model"]["backbone"] == "efficientnet_lite0"
     assert davis["resources"] == {**davis["resources"], "threads": 1, "train_gpus": 0}
-    assert set(davis["datasets"]) == {"davis", "voc", "web_clips"}
+    assert set(davis["datasets"]) == {"davis", "voc", "web_clips", "web_clips_more"}
 
 
 def test_source_of_each_value_follows_the_layers():
