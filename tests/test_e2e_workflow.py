@@ -17,7 +17,8 @@ from tiny_workflow import REPO, RESULTS, finished_run, ran_jobs, snakemake
 ALL_RULES = {
     "demo_world", "ingest", "motion_segment", "motion_figures", "prune_shots", "sample_frames",
     "evaluate_motion", "train", "select_shots", "finetune", "train_mixed", "label_figures",
-    "evaluate_voc", "results_table", "colocalize", "qualitative", "stage_timings",
+    "evaluate_voc", "results_table", "colocalize", "qualitative", "label_curves",
+    "stage_timings",
 }  # fmt: skip
 
 

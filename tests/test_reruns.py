@@ -22,7 +22,8 @@ from mcnn.models import load_checkpoint
 
 # Rules downstream of each training model, to build the expected sets below.
 AFTER_FINETUNE = {"train_mixed": 1, "evaluate_voc": 2, "colocalize": 1}
-REPORT = {"results_table": 1, "qualitative": 1, "stage_timings": 1, "all": 1}
+# ... and what gathers every training (label_curves) or every evaluation (the rest).
+REPORT = {"label_curves": 1, "results_table": 1, "qualitative": 1, "stage_timings": 1, "all": 1}
 
 CASES = {
     # Execution-only settings: nothing reruns.
