@@ -3,6 +3,8 @@
 Every video under the root (recursively, by extension) is one video; its tag comes from a CSV
 (`file,label`, `file` relative to the root). Frames are numbered by their 0-based decoding index
 and decoded with OpenCV (`frames.read_frames`), the same decoder the detector runs on.
+A `<video stem>.boxes.txt` beside a video holds its boxes, one LaSOT line per frame
+(`lasot_boxes`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mcnn.datasets._common import (
     shot_row,
 )
 from mcnn.datasets.frames import decode_video_frames
+from mcnn.datasets.lasot_boxes import sidecar_box_rows, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,7 @@ def read(cfg: dict, classes: Sequence[str]) -> tuple[list[dict], list[dict]]:
     if unknown:
         raise DataError(tags_path, f"lists {unknown[0]!r}, which is not a video file under {root}")
     video_of_name: dict[str, str] = {}
-    shots = []
+    shots, boxes = [], []
     for file, name in zip(files, relative, strict=True):
         if cfg["labels_file"] and name not in tags:
             raise DataError(tags_path, f"no row for video file {name!r}")
@@ -83,4 +86,6 @@ def read(cfg: dict, classes: Sequence[str]) -> tuple[list[dict], list[dict]]:
                     size=size,
                 )
             )
-    return shots, []
+        if sidecar_path(file).is_file():
+            boxes += sidecar_box_rows(sidecar_path(file), video_id, ranges, labels, size)
+    return shots, boxes
