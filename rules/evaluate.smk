@@ -73,6 +73,7 @@ rule colocalize:
         ),
         index=f"{RESULTS}/index/{{dataset}}.shots.csv",
         boxes=f"{RESULTS}/index/{{dataset}}.boxes.csv",
+        motion=motion_files,
     output:
         table=report(
             f"{RESULTS}/tables/corloc-{{dataset}}-{{fov}}-s{{seed}}.csv",
@@ -98,8 +99,9 @@ rule colocalize:
         note=config["report_note"],
     shell:
         "python -m mcnn colocalize --checkpoint {input.model} --index {input.index}"
-        " --boxes {input.boxes} --params {params.settings:q} --output {output.table}"
-        " --output-md {output.md} --summary {output.summary} --frames {output.frames}"
+        " --boxes {input.boxes} --motion {input.motion} --params {params.settings:q}"
+        " --output {output.table} --output-md {output.md} --summary {output.summary}"
+        " --frames {output.frames}"
         " --compare-published --note {params.note:q} > {log} 2>&1"
 
 
