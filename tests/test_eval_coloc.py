@@ -158,7 +158,8 @@ def test_colocalize_step_end_to_end(tmp_path):
     assert table.columns.tolist() == ["method", "source", "dog", "cat", "average"]
     assert table["method"].tolist() == [coloc.NETWORK, coloc.MOTION]
     assert table["cat"].tolist() == [50.0, 0.0]
-    assert "Note: tiny" in (out / "t.md").read_text()
+    markdown = (out / "t.md").read_text()
+    assert "Note: tiny" in markdown and "not localised: 1 no motion mask for the frame." in markdown
 
 
 def test_motion_mask_boxes_at_frame_size_largest_component_and_missing_masks(tmp_path):

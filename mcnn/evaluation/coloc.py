@@ -284,6 +284,10 @@ def corloc_table(
     return pd.DataFrame(rows, columns=["method", "source", *classes, "average"])
 
 
+def _counts(reasons: dict[str, int]) -> str:
+    return "; ".join(f"{count} {reason}" for reason, count in reasons.items()) or "none"
+
+
 def run(
     checkpoint: str | os.PathLike,
     index_path: str | os.PathLike,
@@ -354,7 +358,7 @@ def run(
         notes = [
             f"CorLoc (%): box IoU > {CORLOC_IOU}, {summary['frames']} annotated frames.",
             "Motion masks: the largest component of the motion stage's mask (before pruning);"
-            f" frames without one count as not localised: {summaries[MOTION]['no_box'] or 'none'}.",
+            f" frames without one count as not localised: {_counts(summaries[MOTION]['no_box'])}.",
         ]
         notes += [f"Note: {note}"] if note else []
         text = tables.markdown(table, [*classes, "average"], notes)
