@@ -76,6 +76,7 @@ rule colocalize:
         ),
         index=f"{RESULTS}/index/{{dataset}}.shots.csv",
         boxes=f"{RESULTS}/index/{{dataset}}.boxes.csv",
+        motion=motion_files,
     output:
         table=report(
             f"{RESULTS}/tables/corloc-{{dataset}}-{{fov}}-s{{seed}}.csv",
@@ -103,10 +104,10 @@ rule colocalize:
         gpus=JOB_GPUS,
     shell:
         "python -m mcnn colocalize --checkpoint {input.model:q} --index {input.index:q}"
-        " --boxes {input.boxes:q} --params {params.settings:q} --output {output.table:q}"
-        " --output-md {output.md:q} --summary {output.summary:q} --frames {output.frames:q}"
-        " --compare-published --note={params.note:q} --gpus {params.gpus}"
-        " --allow-cpu {resources.allow_cpu} > {log:q} 2>&1"
+        " --boxes {input.boxes:q} --motion {input.motion:q} --params {params.settings:q}"
+        " --output {output.table:q} --output-md {output.md:q} --summary {output.summary:q}"
+        " --frames {output.frames:q} --compare-published --note={params.note:q}"
+        " --gpus {params.gpus} --allow-cpu {resources.allow_cpu} > {log:q} 2>&1"
 
 
 rule qualitative:

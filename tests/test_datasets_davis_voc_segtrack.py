@@ -114,3 +114,35 @@ def test_segtrack_missing_frame(tmp_path):
     entry = dataset_entry("segtrack", tmp_path, sequences=[{"name": "a", "first": 1, "last": 3}])
     with pytest.raises(DataError, match=r"00000003\.jpg: sequence a: file missing \(1 of 3"):
         build_index("segtrack", entry, CLASSES)
+
+
+def test_davis_boxes_enclose_the_whole_mask(tmp_path):
+    frames = tmp_path / "JPEGImages" / "480p" / "walk"
+    masks = tmp_path / "Annotations" / "480p" / "walk"
+    frames.mkdir(parents=True)
+    masks.mkdir(parents=True)
+    mask = np.zeros((20, 30), np.uint8)
+    mask[2:6, 3:8] = 255  # the object, cut in two by an occluder: the box spans both parts
+    mask[10:18, 15:27] = 255
+    for k, frame_mask in enumerate([mask, np.zeros_like(mask)]):  # frame 1: object absent
+        cv2.imwrite(str(frames / f"{k:05d}.jpg"), np.zeros((20, 30, 3), np.uint8))
+        cv2.imwrite(str(masks / f"{k:05d}.png"), frame_mask)
+    (tmp_path / "video_labels.csv").write_text("sequence,label\nwalk,dog\n")
+    boxes = build_index("d", dataset_entry("davis2016", tmp_path), CLASSES).boxes
+    assert boxes[["shot_id", "frame", "label"]].values.tolist() == [["walk_s000", 0, "dog"]]
+    assert boxes[["x0", "y0", "x1", "y1"]].values.tolist() == [[3, 2, 26, 17]]
+    (tmp_path / "video_labels.csv").write_text("sequence,label\nwalk,none\n")
+    assert build_index("d", dataset_entry("davis2016", tmp_path), CLASSES).boxes.empty
+
+
+def test_davis_real_boxes_of_tagged_sequences_only():
+    entry = dataset_entry("davis2016", shared_dataset("davis2016"), sequences=["bear", "motorbike"])
+    index = build_index("davis", entry, CLASSES)
+    boxes = index.boxes
+    assert len(boxes) == 43 and set(boxes["label"]) == {"motorbike"}  # bear is tagged "none"
+    shot = index.shots.set_index("video_id").loc["motorbike"].to_dict() | {
+        "shot_id": "motorbike_s000"
+    }
+    for box in boxes.iloc[[0, 21, 42]].itertuples():
+        rows, cols = np.nonzero(read_mask(shot, box.frame))
+        assert [box.x0, box.y0, box.x1, box.y1] == [cols.min(), rows.min(), cols.max(), rows.max()]

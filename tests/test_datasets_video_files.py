@@ -108,10 +108,11 @@ def test_ingest_step_writes_both_tables(tmp_path):
 def test_files_that_are_not_videos_are_listed_in_the_log_and_the_skipped_table(tmp_path, caplog):
     data = tmp_path / "data"
     write_two_shot_video(data / "a.avi")
-    (data / "labels.csv").write_text("file,label\na.avi,none\n")
+    (data / "labels.csv").write_text("file,label\na.avi,car\n")
     (data / "clips").mkdir()
     (data / "clips" / "c.part").write_bytes(b"a clip with an extension not in `extensions`")
     (data / "notes.txt").write_text("shot list")
+    (data / "a.boxes.txt").write_text("1,1,2,2\n" * 40)  # the video's boxes: read, not skipped
     raw_entry = {"kind": "video_files", "root": str(data)}
     index = tmp_path / "index"
     cli.main([
@@ -124,3 +125,59 @@ def test_files_that_are_not_videos_are_listed_in_the_log_and_the_skipped_table(t
     assert skipped["path"].tolist() == [str(data / "clips" / "c.part"), str(data / "notes.txt")]
     assert skipped["dataset"].tolist() == ["v", "v"]
     assert skipped["reason"].str.startswith("not a video file (extensions: .avi").all()
+
+
+def test_lasot_sidecar_boxes_by_shot(tmp_path):
+    write_two_shot_video(tmp_path / "a.avi")  # 40 frames of 32x24, shots 0-19 and 20-39
+    (tmp_path / "labels.csv").write_text("file,label\na.avi,car\n")
+    lines = ["2,3,10,5"] * 40
+    lines[1] = "0,0,0,0"  # LaSOT's line for an absent target: no box
+    lines[25] = "30,20,10,10"  # partly out of view: clipped to the frame
+    sidecar = tmp_path / "a.boxes.txt"
+    sidecar.write_text("\n".join(lines) + "\n")
+    boxes = build_index("vf", dataset_entry("video_files", tmp_path), CLASSES).boxes
+    assert len(boxes) == 39 and 1 not in boxes["frame"].tolist()
+    by_frame = boxes.set_index("frame")
+    # 1-based x=2, w=10 -> 0-based columns 1..10
+    assert by_frame.loc[0, ["x0", "y0", "x1", "y1"]].tolist() == [1, 2, 10, 6]
+    assert by_frame.loc[25, ["x0", "y0", "x1", "y1"]].tolist() == [29, 19, 31, 23]
+    assert by_frame.loc[19, "shot_id"] == "a_s000" and by_frame.loc[20, "shot_id"] == "a_s001"
+    assert (boxes["label"] == "car").all() and (boxes["video_id"] == "a").all()
+
+
+@pytest.mark.parametrize(
+    ("line", "text", "message"),
+    [
+        (2, "2;3;10;5", r"a\.boxes\.txt: line 3: '2;3;10;5' is not x,y,w,h"),
+        (4, "2,3,-1,5", r"a\.boxes\.txt: line 5: '2,3,-1,5' has a negative"),
+        (6, "40,3,4,4", r"a\.boxes\.txt: line 7: '40,3,4,4' is outside the 32x24 frame"),
+        (39, None, r"a\.boxes\.txt: 39 lines for a video of 40 frames"),
+    ],
+)
+def test_lasot_sidecar_errors_name_the_file_and_line(tmp_path, line, text, message):
+    write_two_shot_video(tmp_path / "a.avi")
+    (tmp_path / "labels.csv").write_text("file,label\na.avi,car\n")
+    lines = ["2,3,10,5"] * 40
+    lines[line] = text
+    (tmp_path / "a.boxes.txt").write_text("\n".join(filter(None, lines)) + "\n")
+    with pytest.raises(DataError, match=message):
+        build_index("vf", dataset_entry("video_files", tmp_path), CLASSES)
+
+
+def test_lasot_sidecar_needs_one_tag(tmp_path):
+    write_two_shot_video(tmp_path / "a.avi", frames_per_shot=2)
+    (tmp_path / "a.boxes.txt").write_text("1,1,2,2\n" * 4)
+    with pytest.raises(DataError, match=r"a\.boxes\.txt: boxes need a video with exactly one tag"):
+        build_index("vf", dataset_entry("video_files", tmp_path, labels_file=""), CLASSES)
+
+
+def test_real_lasot_clip_boxes(tmp_path):
+    root = shared_dataset("web_clips")
+    for name in ("aeroplane-lasot1.mp4", "aeroplane-lasot1.boxes.txt"):
+        (tmp_path / name).symlink_to(root / name)
+    (tmp_path / "labels.csv").write_text("file,label\naeroplane-lasot1.mp4,aeroplane\n")
+    boxes = build_index("web", dataset_entry("video_files", tmp_path), CLASSES).boxes
+    assert boxes["frame"].tolist() == list(range(300)) and (boxes["label"] == "aeroplane").all()
+    # line 1 "367,101,41,16": 1-based columns 367..407, rows 101..116
+    assert boxes.loc[0, ["x0", "y0", "x1", "y1"]].tolist() == [366, 100, 406, 115]
+    assert (boxes["x1"] < 640).all() and (boxes["y1"] < 360).all()

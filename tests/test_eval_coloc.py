@@ -14,6 +14,7 @@ from mcnn.cli import main as cli_main
 from mcnn.core.io import DataError, write_image
 from mcnn.datasets import BOX_COLUMNS, SHOT_COLUMNS
 from mcnn.evaluation import coloc
+from mcnn.motion.store import ShotMotion, shot_status_table, write_video_motion
 
 
 def test_box_iou_uses_inclusive_pixel_coordinates():
@@ -56,12 +57,12 @@ def test_corloc_counts_frames_per_class_and_averages_classes():
 
 def test_published_row_only_when_asked_and_the_classes_are_the_papers():
     frames = pd.DataFrame({"label": list(YTO_CLASSES), "localised": [True] * 10})
-    summary = coloc.corloc(frames, list(YTO_CLASSES))
-    table = coloc.corloc_table(summary, list(YTO_CLASSES), compare_published=True)
+    summaries = {coloc.NETWORK: coloc.corloc(frames, list(YTO_CLASSES))}
+    table = coloc.corloc_table(summaries, list(YTO_CLASSES), compare_published=True)
     assert table["source"].tolist() == ["ours", "published (Table 4)"]
     assert table.loc[1, "dog"] == 87.9 and table.loc[1, "average"] == 72.0
-    assert len(coloc.corloc_table(summary, list(YTO_CLASSES), compare_published=False)) == 1
-    four = coloc.corloc(frames[:4], list(YTO_CLASSES[:4]))
+    assert len(coloc.corloc_table(summaries, list(YTO_CLASSES), compare_published=False)) == 1
+    four = {coloc.NETWORK: coloc.corloc(frames[:4], list(YTO_CLASSES[:4]))}
     assert len(coloc.corloc_table(four, list(YTO_CLASSES[:4]), compare_published=True)) == 1
 
 
@@ -112,34 +113,102 @@ def _frames_index(tmp_path):
     pd.DataFrame(boxes, columns=BOX_COLUMNS).to_csv(tmp_path / "boxes.csv", index=False)
 
 
+def _motion_file(path, shot_id, frame_numbers, masks, scale=1.0):
+    masks = np.asarray(masks, np.uint8)
+    shot = ShotMotion(shot_id, "ok", "", np.asarray(frame_numbers), masks, masks * 0, scale)
+    write_video_motion(path, shot_id.split("_s")[0], [shot], {})
+    return path
+
+
 def test_colocalize_step_end_to_end(tmp_path):
     _frames_index(tmp_path)
     # The network says "cat" everywhere: the box is the whole frame (0, 0, 29, 19).
     ckpt = constant_checkpoint(tmp_path / "m.pt", ["dog", "cat"], label=2)
+    # The motion mask of frame 0 is the left half (0, 0, 14, 19); frame 2 has no mask.
+    half = np.zeros((1, 20, 30))
+    half[0, :, :15] = 1
+    motion = _motion_file(tmp_path / "v.h5", "v_s000", [0], half)
     out = tmp_path / "out"
     cli_main(
         ["colocalize", "--checkpoint", str(ckpt), "--index", str(tmp_path / "shots.csv"),
-         "--boxes", str(tmp_path / "boxes.csv"), "--params", json.dumps(eval_cfg()),
+         "--boxes", str(tmp_path / "boxes.csv"), "--motion", str(motion),
+         "--params", json.dumps(eval_cfg()),
          "--output", str(out / "t.csv"), "--summary", str(out / "s.json"),
          "--frames", str(out / "f.csv"), "--output-md", str(out / "t.md"),
          "--note", "tiny", "--device", "cpu"]
     )  # fmt: skip
     frames = pd.read_csv(out / "f.csv")
-    assert frames[["x0", "y0", "x1", "y1"]].to_numpy().tolist() == [[0, 0, 29, 19]] * 2
-    assert frames["iou"].tolist() == pytest.approx([27 * 18 / 600, 100 / 600])
-    assert frames["localised"].tolist() == [True, False]
+    network = frames[frames["method"] == coloc.NETWORK]
+    assert network[["x0", "y0", "x1", "y1"]].to_numpy().tolist() == [[0, 0, 29, 19]] * 2
+    assert network["iou"].tolist() == pytest.approx([27 * 18 / 600, 100 / 600])
+    assert network["localised"].tolist() == [True, False]
+    motion_rows = frames[frames["method"] == coloc.MOTION]
+    assert motion_rows["frame"].tolist() == [0, 2]  # recorded, not dropped
+    assert motion_rows["iou"].tolist() == pytest.approx(
+        [13 * 18 / (27 * 18 + 15 * 20 - 13 * 18), 0]
+    )
+    assert motion_rows["localised"].tolist() == [False, False]
+    assert motion_rows["no_box"].fillna("").tolist() == ["", "no motion mask for the frame"]
     summary = json.loads((out / "s.json").read_text())
     assert summary["per_class"]["cat"]["corloc"] == 50.0 and summary["average"] == 50.0
     assert summary["per_class"]["dog"]["corloc"] is None and summary["note"] == "tiny"
     assert summary["device"] == "cpu"
+    assert summary["motion_masks"]["per_class"]["cat"]["corloc"] == 0.0
+    assert summary["motion_masks"]["no_box"] == {"no motion mask for the frame": 1}
     table = pd.read_csv(out / "t.csv")
     assert table.columns.tolist() == ["method", "source", "dog", "cat", "average"]
-    assert "Note: tiny" in (out / "t.md").read_text()
+    assert table["method"].tolist() == [coloc.NETWORK, coloc.MOTION]
+    assert table["cat"].tolist() == [50.0, 0.0]
+    markdown = (out / "t.md").read_text()
+    assert "Note: tiny" in markdown and "not localised: 1 no motion mask for the frame." in markdown
+
+
+def test_motion_mask_boxes_at_frame_size_largest_component_and_missing_masks(tmp_path):
+    shots = pd.DataFrame(
+        [
+            {"shot_id": "v_s000", "width": 30, "height": 20},
+            {"shot_id": "w_s000", "width": 30, "height": 20},
+        ]
+    )
+    masks = np.zeros((2, 10, 15))  # half the frame size (scale 0.5)
+    masks[0, 1:5, 8:14] = 1  # 24 pixels: frame rows 2..9, columns 16..27
+    masks[0, 9, 0] = 1  # a one-pixel decoy far away: the box of the whole mask would take it
+    paths = [_motion_file(tmp_path / "v.h5", "v_s000", [0, 1], masks, scale=0.5)]
+    failed = ShotMotion.failed("w_s000", "too short")
+    write_video_motion(tmp_path / "w.h5", "w", [failed], {})
+    paths.append(tmp_path / "w.h5")
+    rows = [
+        ("v", "v_s000", 0, "cat", 16, 2, 27, 9),
+        ("v", "v_s000", 1, "cat", 0, 0, 9, 9),  # empty mask
+        ("v", "v_s000", 3, "cat", 0, 0, 9, 9),  # a frame the motion file lacks
+        ("w", "w_s000", 0, "cat", 0, 0, 29, 19),  # failed shot
+    ]
+    boxes = pd.DataFrame([("d", *row) for row in rows], columns=BOX_COLUMNS)
+    frames = coloc.motion_frame_results(shots, boxes, shot_status_table(paths))
+    assert frames[["x0", "y0", "x1", "y1"]].iloc[0].tolist() == [16, 2, 27, 9]
+    assert frames["iou"].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert frames["localised"].tolist() == [True, False, False, False]
+    assert frames["no_box"].tolist() == [
+        "", "empty mask", "no motion mask for the frame", "motion failed: too short",
+    ]  # fmt: skip
+    assert (frames["method"] == coloc.MOTION).all()
 
 
 def test_box_label_outside_the_network_classes_is_a_data_error(tmp_path):
     _frames_index(tmp_path)
     ckpt = constant_checkpoint(tmp_path / "m.pt", ["dog"], label=1)
+    motion = [_motion_file(tmp_path / "v.h5", "v_s000", [0], np.ones((1, 20, 30)))]
     with pytest.raises(DataError, match="cat"):
-        coloc.run(ckpt, tmp_path / "shots.csv", tmp_path / "boxes.csv", eval_cfg(),
+        coloc.run(ckpt, tmp_path / "shots.csv", tmp_path / "boxes.csv", motion, eval_cfg(),
+                  tmp_path / "t.csv", device="cpu")  # fmt: skip
+
+
+def test_boxed_shot_in_no_motion_file_is_a_data_error(tmp_path):
+    _frames_index(tmp_path)
+    ckpt = constant_checkpoint(tmp_path / "m.pt", ["cat"], label=1)
+    motion = [_motion_file(tmp_path / "u.h5", "u_s000", [0], np.ones((1, 20, 30)))]
+    with pytest.raises(
+        DataError, match=r"boxes\.csv: shots \['v_s000'\] are in none of the motion"
+    ):
+        coloc.run(ckpt, tmp_path / "shots.csv", tmp_path / "boxes.csv", motion, eval_cfg(),
                   tmp_path / "t.csv", device="cpu")  # fmt: skip

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from mcnn.core.io import DataError
 
@@ -152,6 +153,16 @@ def box_row(video_id: str, shot: str, frame: int, label: str, box: Sequence[floa
         "video_id": video_id, "shot_id": shot, "frame": int(frame), "label": label,
         "x0": x0, "y0": y0, "x1": x1, "y1": y1,
     }  # fmt: skip
+
+
+def mask_box(mask: np.ndarray) -> list[int]:
+    """Inclusive (x0, y0, x1, y1) of the first and last rows / columns of a non-empty mask.
+
+    The box of the whole mask, not of its largest component: a ground-truth object cut in two
+    by an occluder is still one object, and its box spans both parts.
+    """
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return [int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])]
 
 
 def require_dir(path: Path, what: str) -> Path:

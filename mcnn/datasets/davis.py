@@ -3,10 +3,15 @@
 Tags come from a CSV (`sequence,label`; `none` = no known class). The split of a sequence comes
 from `ImageSets/<res>/{train,val}.txt` of the release when present, else from `db_info.yml`
 (`set: training` -> train, `test` -> val), else the `default_split` setting.
+
+Boxes: every frame whose ground-truth mask is not empty gets the box of the whole mask
+(`_common.mask_box`), labelled with the sequence's tag. A sequence with no tag or several has
+no boxes: DAVIS 2016 masks one (possibly merged) foreground, which is a box of no single class.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +20,9 @@ import yaml
 from mcnn.core.io import DataError
 from mcnn.datasets._common import (
     FileLister,
+    box_row,
     image_size,
+    mask_box,
     numbered_files,
     parse_labels,
     path_template,
@@ -23,6 +30,9 @@ from mcnn.datasets._common import (
     require_dir,
     shot_row,
 )
+from mcnn.datasets.frames import read_mask
+
+log = logging.getLogger(__name__)
 
 DB_INFO_SETS = {"training": "train", "test": "val"}
 
@@ -36,7 +46,7 @@ def read(cfg: dict, classes: Sequence[str]) -> tuple[list[dict], list[dict]]:
     tags = read_tag_csv(tags_path, "sequence") if cfg["labels_file"] else {}
     splits = _splits(root, cfg["resolution"])
     lister = FileLister()
-    shots = []
+    shots, boxes = [], []
     for sequence in sequences:
         if cfg["labels_file"] and sequence not in tags:
             raise DataError(tags_path, f"no row for sequence {sequence!r}")
@@ -51,22 +61,36 @@ def read(cfg: dict, classes: Sequence[str]) -> tuple[list[dict], list[dict]]:
         if (mask_root / sequence).is_dir():
             mask_template = path_template(mask_root / sequence, "{frame:05d}.png")
             lister.require(mask_template, numbers, f"masks of sequence {sequence}")
-        shots.append(
-            shot_row(
-                video_id=sequence,
-                k=0,
-                labels=labels,
-                split=splits.get(sequence, cfg["default_split"]),
-                source="frames",
-                path=template,
-                first=numbers[0],
-                last=numbers[-1],
-                size=image_size(template.format(frame=numbers[0])),
-                mask_path=mask_template,
-                mask_format="binary",
-            )
+        shot = shot_row(
+            video_id=sequence,
+            k=0,
+            labels=labels,
+            split=splits.get(sequence, cfg["default_split"]),
+            source="frames",
+            path=template,
+            first=numbers[0],
+            last=numbers[-1],
+            size=image_size(template.format(frame=numbers[0])),
+            mask_path=mask_template,
+            mask_format="binary",
         )
-    return shots, []
+        shots.append(shot)
+        if mask_template:
+            boxes += _mask_boxes(shot, labels, numbers)
+    return shots, boxes
+
+
+def _mask_boxes(shot: dict, labels: Sequence[str], numbers: Sequence[int]) -> list[dict]:
+    """Box rows of the frames of a sequence whose ground-truth mask is not empty."""
+    if len(labels) != 1:
+        log.info("%s: %d tags, so no boxes (a box needs one class)", shot["video_id"], len(labels))
+        return []
+    masks = ((number, read_mask(shot, number)) for number in numbers)
+    return [
+        box_row(shot["video_id"], shot["shot_id"], number, labels[0], mask_box(mask))
+        for number, mask in masks
+        if mask.any()
+    ]
 
 
 def _splits(root: Path, resolution: str) -> dict[str, str]:

@@ -3,6 +3,8 @@
 Every video under the root (recursively, by extension) is one video; its tag comes from a CSV
 (`file,label`, `file` relative to the root). Frames are numbered by their 0-based decoding index
 and decoded with OpenCV (`frames.read_frames`), the same decoder the detector runs on.
+A `<video stem>.boxes.txt` beside a video holds its boxes, one LaSOT line per frame
+(`lasot_boxes`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mcnn.datasets._common import (
     shot_row,
 )
 from mcnn.datasets.frames import decode_video_frames
+from mcnn.datasets.lasot_boxes import sidecar_box_rows, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,7 @@ def detect_shots(path: Path, threshold: float, min_shot_length: int) -> list[tup
     return [(start.frame_num, min(end.frame_num, num_frames) - 1) for start, end in scenes]
 
 
-def read(cfg: dict, classes: Sequence[str]) -> tuple[list[dict], list[dict]]:
+def read(cfg: dict, classes: Sequence[str]) -> tuple[list[dict], list[dict], list[dict]]:
     root = require_dir(Path(cfg["root"]), "dataset")
     suffixes = {f".{ext.lower()}" for ext in cfg["extensions"]}
     tags_path = root / cfg["labels_file"]
@@ -52,7 +55,8 @@ def read(cfg: dict, classes: Sequence[str]) -> tuple[list[dict], list[dict]]:
     if not files:
         raise DataError(root, f"no video file ({', '.join(sorted(suffixes))})")
     # Said, not silent: a clip with an unlisted extension would otherwise just be missing.
-    not_videos = [p for p in every if p not in files and p != tags_path]
+    sidecars = {sidecar_path(p) for p in files}
+    not_videos = [p for p in every if p not in files and p != tags_path and p not in sidecars]
     skipped = [
         {"path": str(p), "reason": f"not a video file (extensions: {', '.join(sorted(suffixes))})"}
         for p in not_videos
@@ -68,7 +72,7 @@ def read(cfg: dict, classes: Sequence[str]) -> tuple[list[dict], list[dict]]:
     if unknown:
         raise DataError(tags_path, f"lists {unknown[0]!r}, which is not a video file under {root}")
     video_of_name: dict[str, str] = {}
-    shots = []
+    shots, boxes = [], []
     for file, name in zip(files, relative, strict=True):
         if cfg["labels_file"] and name not in tags:
             raise DataError(tags_path, f"no row for video file {name!r}")
@@ -95,4 +99,6 @@ def read(cfg: dict, classes: Sequence[str]) -> tuple[list[dict], list[dict]]:
                     size=size,
                 )
             )
-    return shots, [], skipped
+        if sidecar_path(file).is_file():
+            boxes += sidecar_box_rows(sidecar_path(file), video_id, ranges, labels, size)
+    return shots, boxes, skipped

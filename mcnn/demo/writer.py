@@ -29,6 +29,7 @@ from tqdm import tqdm
 from mcnn.classes import VOC_CLASSES, VOID, voc_palette
 from mcnn.config import ConfigError, validate
 from mcnn.core.io import DataError, current_umask, write_json
+from mcnn.datasets._common import mask_box
 from mcnn.datasets.youtube_objects import write_boxes_mat, write_ranges_mat
 from mcnn.demo.marker import MARKER, MARKER_TEXT, replace_problem
 from mcnn.demo.plan import SHOT_KINDS, plan_world
@@ -116,12 +117,6 @@ def _write_jpeg(path: Path, rgb: np.ndarray, quality: int) -> None:
 def _write_png(path: Path, image: np.ndarray) -> None:
     if not cv2.imwrite(str(path), image):
         raise DataError(path, "could not be written")
-
-
-def mask_box(mask: np.ndarray) -> list[int]:
-    """(x0, y0, x1, y1) of the first and last rows / columns of a non-empty mask."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return [int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])]
 
 
 def _write_shot(params, video, look, shot, first: int, yto: Path, boxes: list) -> dict:

@@ -11,6 +11,11 @@ mean squared colour difference of the frame). The predicted box encloses the lar
 ground-truth box of the class; CorLoc = percentage of localised frames, per class, and their
 mean over classes (the paper's "Average").
 
+Beside the network, the same frames are scored with the raw motion masks (the motion stage's
+HDF5, before pruning): the box of the largest 8-connected component of the mask, brought to the
+frame's size. A boxed frame without a mask (its shot failed, or the frame has none) or with an
+empty one counts as not localised; the frame table says why in `no_box`.
+
 Boxes are inclusive 0-based pixel coordinates (x0, y0, x1, y1): a box covers columns x0..x1,
 so its width is x1 - x0 + 1 (the convention of the demo world and of the VOC devkit).
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -35,6 +41,7 @@ from mcnn.datasets.frames import read_frames
 from mcnn.evaluation import tables
 from mcnn.models import load_model
 from mcnn.motion.fst import _min_cut
+from mcnn.motion.store import read_shot_frame_numbers, read_shot_motion, shot_status_table
 from mcnn.motion.superpixels import build_superpixels
 from mcnn.predict import pick_device, predict_scores
 
@@ -48,9 +55,12 @@ PUBLISHED_CORLOC = dict(
 )
 PUBLISHED_CORLOC_AVERAGE = 72.0
 
+NETWORK, MOTION = "M-CNN (ours)", "motion masks (ours)"
+SOURCES = {NETWORK: "ours", MOTION: "ours: motion stage, raw masks"}
+
 FRAME_COLUMNS = [
-    "dataset", "video_id", "shot_id", "frame", "label", "gt_boxes",
-    "x0", "y0", "x1", "y1", "iou", "localised",
+    "method", "dataset", "video_id", "shot_id", "frame", "label", "gt_boxes",
+    "x0", "y0", "x1", "y1", "iou", "localised", "no_box",
 ]  # fmt: skip
 
 
@@ -177,18 +187,60 @@ def frame_results(
             for label, gt in in_frame.groupby("label", sort=True):
                 score = scores[classes.index(label) + 1].numpy()
                 mask = segment_object(image, score, cfg["colocalization"])
+                records.append(_record(NETWORK, gt, largest_component_box(mask), "empty mask"))
+    return pd.DataFrame(records, columns=FRAME_COLUMNS)
+
+
+def _record(method: str, gt: pd.DataFrame, box, no_box: str) -> dict:
+    """The frame-table row of one frame's ground-truth boxes `gt` (rows of one frame and label)
+    and a predicted box; `no_box` says why there is none when `box` is None."""
+    first = gt.iloc[0]
+    gt_boxes = gt[["x0", "y0", "x1", "y1"]].to_numpy()
+    iou = 0.0 if box is None else max(box_iou(box, g) for g in gt_boxes)
+    return {
+        "method": method, "dataset": first["dataset"], "video_id": first["video_id"],
+        "shot_id": first["shot_id"], "frame": int(first["frame"]), "label": first["label"],
+        "gt_boxes": len(gt_boxes),
+        **dict(zip(("x0", "y0", "x1", "y1"), box or (math.nan,) * 4, strict=True)),
+        "iou": iou, "localised": iou > CORLOC_IOU, "no_box": "" if box else no_box,
+    }  # fmt: skip
+
+
+def motion_frame_results(
+    shots: pd.DataFrame, boxes: pd.DataFrame, motion: pd.DataFrame
+) -> pd.DataFrame:
+    """`frame_results` for the raw motion masks: one row per (annotated frame, class).
+
+    `motion` is `store.shot_status_table` of the dataset's motion files and holds every shot of
+    `boxes`. A mask is resized to its shot's frame size (nearest) before its largest component
+    is boxed, as the motion J/F is measured at the ground truth's size.
+    """
+    size = shots.set_index("shot_id")[["width", "height"]]
+    motion = motion.set_index("shot_id")
+    records = []
+    for shot_id, shot_boxes in boxes.groupby("shot_id", sort=True):
+        frames = shot_boxes.groupby(["frame", "label"], sort=True)
+        status = motion.loc[shot_id]
+        if status["status"] != "ok":
+            no_box = f"motion failed: {status['reason']}"
+            records += [_record(MOTION, gt, None, no_box) for _, gt in frames]
+            continue
+        position = {
+            int(n): i for i, n in enumerate(read_shot_frame_numbers(status["path"], shot_id))
+        }
+        wanted = sorted({position[n] for n in shot_boxes["frame"] if n in position})
+        masks = read_shot_motion(status["path"], shot_id, wanted).masks
+        mask_of = dict(zip(wanted, masks, strict=True))
+        width, height = (int(v) for v in size.loc[shot_id])
+        for (number, _), gt in frames:
+            box = None
+            if number in position:
+                mask = cv2.resize(
+                    mask_of[position[number]], (width, height), interpolation=cv2.INTER_NEAREST
+                )
                 box = largest_component_box(mask)
-                gt_boxes = gt[["x0", "y0", "x1", "y1"]].to_numpy()
-                iou = 0.0 if box is None else max(box_iou(box, g) for g in gt_boxes)
-                records.append(
-                    {
-                        "dataset": gt["dataset"].iloc[0], "video_id": gt["video_id"].iloc[0],
-                        "shot_id": shot_id, "frame": int(number), "label": label,
-                        "gt_boxes": len(gt_boxes),
-                        **dict(zip(("x0", "y0", "x1", "y1"), box or (math.nan,) * 4, strict=True)),
-                        "iou": iou, "localised": iou > CORLOC_IOU,
-                    }
-                )  # fmt: skip
+            no_box = "empty mask" if number in position else "no motion mask for the frame"
+            records.append(_record(MOTION, gt, box, no_box))
     return pd.DataFrame(records, columns=FRAME_COLUMNS)
 
 
@@ -215,21 +267,32 @@ def corloc(frames: pd.DataFrame, classes: list[str]) -> dict:
     }
 
 
-def corloc_table(summary: dict, classes: list[str], compare_published: bool) -> pd.DataFrame:
-    """Table 4 layout: our row, and the paper's M-CNN row when asked for and the classes match."""
-    ours = {"method": "M-CNN (ours)", "source": "ours"}
-    ours |= {name: summary["per_class"][name]["corloc"] for name in classes}
-    rows = [ours | {"average": summary["average"]}]
+def corloc_table(
+    summaries: dict[str, dict], classes: list[str], compare_published: bool
+) -> pd.DataFrame:
+    """Table 4 layout: a row per method of `summaries` ({NETWORK or MOTION: `corloc` summary}),
+    and the paper's M-CNN row when asked for and the classes match."""
+    rows = [
+        {"method": method, "source": SOURCES[method]}
+        | {name: summary["per_class"][name]["corloc"] for name in classes}
+        | {"average": summary["average"]}
+        for method, summary in summaries.items()
+    ]
     if compare_published and set(classes) == set(YTO_CLASSES):
         published = {"method": "M-CNN (published)", "source": "published (Table 4)"}
         rows.append(published | PUBLISHED_CORLOC | {"average": PUBLISHED_CORLOC_AVERAGE})
     return pd.DataFrame(rows, columns=["method", "source", *classes, "average"])
 
 
+def _counts(reasons: dict[str, int]) -> str:
+    return "; ".join(f"{count} {reason}" for reason, count in reasons.items()) or "none"
+
+
 def run(
     checkpoint: str | os.PathLike,
     index_path: str | os.PathLike,
     boxes_path: str | os.PathLike,
+    motion_paths: Sequence[str | os.PathLike],
     cfg: dict,
     output: str | os.PathLike,
     summary_path: str | os.PathLike | None = None,
@@ -239,7 +302,8 @@ def run(
     note: str = "",
     device: str | None = None,
 ) -> dict:
-    """Co-localize every boxed frame of an index; writes the Table 4 CSV (optionally the JSON
+    """Co-localize every boxed frame of an index with the network and with the raw motion masks
+    of `motion_paths` (the dataset's motion files); writes the Table 4 CSV (optionally the JSON
     summary, the per-frame CSV and the table in Markdown).
 
     `compare_published` adds the paper's row (only if the classes are the 10 YouTube-Objects
@@ -260,18 +324,31 @@ def run(
     missing = sorted(set(boxes["shot_id"]) - set(shots["shot_id"]))
     if missing:
         raise DataError(boxes_path, f"shots {missing[:5]} are not in the index {index_path}")
-    frames = frame_results(model, classes, shots, boxes, cfg, torch_device)
-    summary = corloc(frames, classes)
-    table = corloc_table(summary, classes, compare_published)
+    motion = shot_status_table(motion_paths)
+    missing = sorted(set(boxes["shot_id"]) - set(motion["shot_id"]))
+    if missing:
+        raise DataError(boxes_path, f"shots {missing[:5]} are in none of the motion files given")
+    frames = {
+        NETWORK: frame_results(model, classes, shots, boxes, cfg, torch_device),
+        MOTION: motion_frame_results(shots, boxes, motion),
+    }
+    summaries = {
+        method: corloc(rows, classes)
+        | {"no_box": rows["no_box"][rows["no_box"] != ""].value_counts().to_dict()}
+        for method, rows in frames.items()
+    }
+    table = corloc_table(summaries, classes, compare_published)
     write_csv(output, table)
     if frames_path is not None:
-        write_csv(frames_path, frames)
+        write_csv(frames_path, pd.concat(frames.values(), ignore_index=True))
+    summary = summaries[NETWORK] | {"motion_masks": summaries[MOTION]}
     summary |= {
         "checkpoint": str(checkpoint),
         "classes": classes,
         "boxes": str(boxes_path),
+        "motion": [str(path) for path in motion_paths],
         "iou_threshold": CORLOC_IOU,
-        "published_compared": bool(len(table) > 1),
+        "published_compared": bool(len(table) > len(summaries)),
         "note": note,
         "device": str(torch_device),
         "settings": {"scales": cfg["scales"], "flip": cfg["flip"]} | cfg["colocalization"],
@@ -279,9 +356,16 @@ def run(
     if summary_path is not None:
         write_json(summary_path, summary)
     if markdown_path is not None:
-        notes = [f"CorLoc (%): box IoU > {CORLOC_IOU}, {summary['frames']} annotated frames."]
+        notes = [
+            f"CorLoc (%): box IoU > {CORLOC_IOU}, {summary['frames']} annotated frames.",
+            "Motion masks: the largest component of the motion stage's mask (before pruning);"
+            f" frames without one count as not localised: {_counts(summaries[MOTION]['no_box'])}.",
+        ]
         notes += [f"Note: {note}"] if note else []
         text = tables.markdown(table, [*classes, "average"], notes)
         tables.write_markdown(markdown_path, text)
-    log.info("CorLoc over %d frames: class mean %s", summary["frames"], summary["average"])
+    log.info(
+        "CorLoc over %d frames: class mean %s, motion masks %s",
+        summary["frames"], summary["average"], summaries[MOTION]["average"],
+    )  # fmt: skip
     return summary

@@ -1,4 +1,5 @@
-"""Co-localization CorLoc of a checkpoint on the box-annotated frames of a video index."""
+"""Co-localization CorLoc of a checkpoint, and of the raw motion masks, on the box-annotated
+frames of a video index."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="network checkpoint (model.pt)")
     parser.add_argument("--index", required=True, help="video shot index (<videos>.shots.csv)")
     parser.add_argument("--boxes", required=True, help="box table (<videos>.boxes.csv)")
+    parser.add_argument(
+        "--motion", nargs="+", required=True, help="the videos' motion HDF5 files (raw masks)"
+    )
     parser.add_argument("--params", required=True, help="the `evaluate` config section (JSON)")
     parser.add_argument("--output", required=True, help="CorLoc table (CSV, Table 4 layout)")
     parser.add_argument("--summary", help="JSON with per-class counts and settings")
@@ -33,6 +37,7 @@ def main(args: argparse.Namespace) -> None:
         checkpoint=args.checkpoint,
         index_path=args.index,
         boxes_path=args.boxes,
+        motion_paths=args.motion,
         cfg=json.loads(args.params),
         output=args.output,
         summary_path=args.summary,
