@@ -212,3 +212,15 @@ def test_boxed_shot_in_no_motion_file_is_a_data_error(tmp_path):
     ):
         coloc.run(ckpt, tmp_path / "shots.csv", tmp_path / "boxes.csv", motion, eval_cfg(),
                   tmp_path / "t.csv", device="cpu")  # fmt: skip
+
+
+def test_every_nth_annotated_frame_of_each_shot():
+    rows = [("d", "v", "v_s000", f, "cat", 0, 0, 1, 1) for f in (3, 4, 5, 6, 9)]
+    rows += [("d", "v", "v_s000", 5, "dog", 0, 0, 1, 1)]  # a second box on frame 5
+    rows += [("d", "w", "w_s000", f, "cat", 0, 0, 1, 1) for f in (0, 1)]
+    boxes = pd.DataFrame(rows, columns=BOX_COLUMNS)
+    kept = coloc.every_nth_frame(boxes, 2)
+    assert list(zip(kept["shot_id"], kept["frame"], strict=True)) == [
+        ("v_s000", 3), ("v_s000", 5), ("v_s000", 9), ("v_s000", 5), ("w_s000", 0)
+    ]  # fmt: skip
+    assert coloc.every_nth_frame(boxes, 1).equals(boxes)

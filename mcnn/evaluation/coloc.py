@@ -284,6 +284,12 @@ def corloc_table(
     return pd.DataFrame(rows, columns=["method", "source", *classes, "average"])
 
 
+def every_nth_frame(boxes: pd.DataFrame, step: int) -> pd.DataFrame:
+    """The boxes of every `step`-th annotated frame of each shot, its first included."""
+    order = boxes.groupby("shot_id")["frame"].rank(method="dense").astype(int) - 1
+    return boxes[order % step == 0]
+
+
 def _counts(reasons: dict[str, int]) -> str:
     return "; ".join(f"{count} {reason}" for reason, count in reasons.items()) or "none"
 
@@ -324,6 +330,7 @@ def run(
     missing = sorted(set(boxes["shot_id"]) - set(shots["shot_id"]))
     if missing:
         raise DataError(boxes_path, f"shots {missing[:5]} are not in the index {index_path}")
+    boxes = every_nth_frame(boxes, cfg["colocalization"]["frame_step"])
     motion = shot_status_table(motion_paths)
     missing = sorted(set(boxes["shot_id"]) - set(motion["shot_id"]))
     if missing:
