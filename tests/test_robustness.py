@@ -1,8 +1,8 @@
 """Bad input and interrupted or concurrent work: a clear error naming the file, key or shot, or a
 recorded skip; never a silent wrong result and never a lost completed output.
 
-One test per row of the README's robustness table. The rows that need the workflow itself
-(Snakemake's config check, an interrupted run, "Nothing to be done") are in test_workflow.py;
+One test per row of the robustness table (docs/robustness.md). The rows that need the workflow
+itself (Snakemake's config check, an interrupted run, "Nothing to be done") are in test_workflow.py;
 two rows are covered by tests/test_training.py (see the end of this file).
 """
 
