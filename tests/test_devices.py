@@ -23,7 +23,7 @@ STEPS = {
     "evaluate-voc": ["--checkpoint", "m.pt", "--index", "i.csv", "--params", "{}",
                      "--output", "out/voc.json"],
     "colocalize": ["--checkpoint", "m.pt", "--index", "i.csv", "--boxes", "b.csv",
-                   "--params", "{}", "--output", "out/corloc.csv"],
+                   "--motion", "v.h5", "--params", "{}", "--output", "out/corloc.csv"],
     "predict": ["--checkpoint", "m.pt", "--input", "photos", "--output", "out/predict"],
 }  # fmt: skip
 

@@ -55,6 +55,7 @@ def test_forcerun_select_shots_reruns_exactly_downstream(tmp_path_factory):
         "colocalize": 1,  # evaluate.colocalize_variant = mcnn
         "qualitative": 1,
         "results_table": 1,
+        "label_curves": 1,  # gathers every training, the new finetune and mixed ones too
         "stage_timings": 1,
         "all": 1,
     }
