@@ -36,7 +36,16 @@ def fake_results(folder: Path) -> None:
         ]
     ).to_csv(folder / "tables" / "voc.csv", index=False)  # fmt: skip
     pd.DataFrame(
-        [{"method": "M-CNN (ours)", "source": "ours", "car": 30.0, "average": 26.64}]
+        [
+            {"method": "M-CNN (ours)", "source": "ours", "car": 30.0, "average": 26.64},
+            {
+                "method": "motion masks (ours)",
+                "source": "ours: motion stage, raw masks",
+                "car": 60.0,
+                "average": 60.0,
+            },
+            {"method": "M-CNN (Table 4)", "source": "published", "car": 77.7, "average": 72.0},
+        ]
     ).to_csv(folder / "tables" / "corloc-yto-largefov-s0.csv", index=False)
     (folder / "eval" / "motion" / "davis.json").write_text(
         json.dumps({"sequences": 14, "J_mean": 0.6551, "F_mean": 0.5802})
@@ -72,7 +81,9 @@ def test_results_doc_puts_each_figure_beside_its_run(tmp_path):
     assert re.search(r"\| \d+ s \|", mcnn)  # the run's wall time, from runs.jsonl
     assert "| 10.3 |" in rows["VOC mean IoU, EM-Adapt (largefov)"]
     assert "31.6" not in text  # published rows are the paper's, not results
-    assert "| 26.6 | – |" in rows["CorLoc average, yto-largefov-s0"]
+    assert "| 26.6 | – |" in rows["CorLoc average, yto-largefov-s0, M-CNN (ours)"]
+    assert "| 60.0 | – |" in rows["CorLoc average, yto-largefov-s0, motion masks (ours)"]
+    assert "72.0" not in text
     assert "| J 0.655, F 0.580 | – |" in rows["motion stage (FST), davis, 14 sequences"]
     assert "| 1 h 02 min wall, 58 min 20 s CPU |" in rows["job time summed over 10 jobs"]
     assert "configs/mine.yaml" in text and "success" in text

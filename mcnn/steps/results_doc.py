@@ -88,9 +88,11 @@ def figures(folder: Path) -> list[tuple[str, str, Path, bool]]:
             rows.append((figure, _fmt(row["mean"]) + std, voc, True))
     for path in sorted((folder / "tables").glob("corloc-*.csv")):
         table = pd.read_csv(path)
-        ours = table[table["source"] == "ours"].iloc[0]
         name = path.stem.removeprefix("corloc-")
-        rows.append((f"CorLoc average, {name}", _fmt(ours["average"]), path, False))
+        # The network's row and the raw motion masks' row beside it (both "ours").
+        for row in table[table["source"].str.startswith("ours")].to_dict("records"):
+            figure = f"CorLoc average, {name}, {row['method']}"
+            rows.append((figure, _fmt(row["average"]), path, False))
     for path in sorted((folder / "eval" / "motion").glob("*.json")):
         summary = json.loads(path.read_text())
         value = f"J {_fmt(summary['J_mean'], 3)}, F {_fmt(summary['F_mean'], 3)}"
