@@ -156,11 +156,8 @@ def test_a_finished_run_trains_again_from_iteration_0(tmp_path, toy_samples):
         assert torch.equal(tensor, weights[name]), name  # same seed, same weights
 
 
-def test_execution_settings_do_not_stop_a_resume(tmp_path, toy_samples, monkeypatch):
-    """A killed run restarted with other label_workers / checkpoint_every still resumes."""
-    params, labels_cfg = tiny_params(iterations=4, checkpoint_every=2)
-    execution = {k: params["train"].pop(k) for k in ("label_workers", "checkpoint_every")}
-    run = dict(params=params, labels_cfg=labels_cfg, classes=CLASSES, strategy="hard", seed=0)
+def killed_in_iteration_4(monkeypatch, **training) -> None:
+    """`tr.train(**training)` killed during its 4th iteration (after the checkpoint at 2)."""
     real_step = tr.Trainer.step
 
     def dying_step(self, pending):
@@ -170,8 +167,18 @@ def test_execution_settings_do_not_stop_a_resume(tmp_path, toy_samples, monkeypa
 
     monkeypatch.setattr(tr.Trainer, "step", dying_step)
     with pytest.raises(KeyboardInterrupt):
-        tr.train([toy_samples], **run, output_dir=tmp_path, execution=execution)
+        tr.train(**training)
     monkeypatch.setattr(tr.Trainer, "step", real_step)
+
+
+def test_execution_settings_do_not_stop_a_resume(tmp_path, toy_samples, monkeypatch):
+    """A killed run restarted with other label_workers / checkpoint_every still resumes."""
+    params, labels_cfg = tiny_params(iterations=4, checkpoint_every=2)
+    execution = {k: params["train"].pop(k) for k in ("label_workers", "checkpoint_every")}
+    run = dict(params=params, labels_cfg=labels_cfg, classes=CLASSES, strategy="hard", seed=0)
+    killed_in_iteration_4(
+        monkeypatch, sample_paths=[toy_samples], **run, output_dir=tmp_path, execution=execution
+    )
     faster = {"label_workers": 1, "checkpoint_every": 1}
     summary = tr.train([toy_samples], **run, output_dir=tmp_path, execution=faster)
     assert summary["resumed_from"] == 2 and summary["iterations_this_run"] == 2
@@ -213,19 +220,9 @@ def test_a_killed_run_resumes_with_the_same_code_and_restarts_with_other_code(
     """After a kill and a code fix, a forced (or any) rerun trains from iteration 0."""
     params, labels_cfg = tiny_params(iterations=4, checkpoint_every=2)
     run = dict(params=params, labels_cfg=labels_cfg, classes=CLASSES, strategy="hard", seed=0)
-    real_step = tr.Trainer.step
-
-    def dying_step(self, pending):
-        if self.iteration == 3:
-            raise KeyboardInterrupt
-        return real_step(self, pending)
-
     for code_changed, resumed_from in ((False, 2), (True, None)):
         out = tmp_path / f"changed-{code_changed}"
-        monkeypatch.setattr(tr.Trainer, "step", dying_step)
-        with pytest.raises(KeyboardInterrupt):
-            tr.train([toy_samples], **run, output_dir=out)
-        monkeypatch.setattr(tr.Trainer, "step", real_step)
+        killed_in_iteration_4(monkeypatch, sample_paths=[toy_samples], **run, output_dir=out)
         if code_changed:
             monkeypatch.setattr(tr.run, "code_version", lambda: "edited-code")
         summary = tr.train([toy_samples], **run, output_dir=out)
