@@ -14,7 +14,7 @@ from test_training import CLASSES, square_shot, tiny_params
 from mcnn import train as tr
 from mcnn.core.io import DataError
 from mcnn.shots.samples import SampleStore, write_samples
-from mcnn.train.label_quality import pooled_iou
+from mcnn.train.label_quality import pooled_iou, quality_summary, write_label_quality
 
 
 def _samples_with_truth(path, with_truth=True):
@@ -94,14 +94,16 @@ def test_label_curves_gather_every_run_with_its_gain_over_the_masks(tmp_path):
     ]:
         folder = tmp_path / f"{stage}-{strategy}-{seed}"
         folder.mkdir()
-        (folder / "train.json").write_text(
-            json.dumps({"stage": stage, "strategy": strategy, "seed": seed})
-        )
         masks = np.linspace(0.4, 0.6, 20)
         labels = masks + np.linspace(0, gain, 20)  # the gain grows to `gain` at the end
-        pd.DataFrame({"iteration": range(1, 21), "label_iou": labels, "motion_iou": masks}).to_csv(
-            folder / "labels_quality.csv", index=False
-        )
+        history = [
+            {"iteration": k + 1, "batch": "s", "label_iou": label, "motion_iou": mask,
+             "searched": 0, "fell_back": 0, "accepted": 0}
+            for k, (label, mask) in enumerate(zip(labels, masks, strict=True))
+        ]  # fmt: skip
+        write_label_quality(folder, history)  # as a training writes them
+        summary = {"stage": stage, "strategy": strategy, "seed": seed}
+        (folder / "train.json").write_text(json.dumps(summary | quality_summary(history)))
         runs.append(folder)
     out = tmp_path / "tables"
     label_curves.main(Namespace(runs=runs, output_csv=out / "q.csv", output_png=out / "q.png"))

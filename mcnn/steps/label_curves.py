@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 
 from mcnn.core.io import DataError, atomic_path, write_csv
+from mcnn.evaluation.tables import VARIANT_NAMES
 
-#: A run's variant name (as in the VOC table) from its stage and label strategy.
+#: A run's variant (named as in the VOC table) from its stage and label strategy.
 VARIANT = {
-    ("train", "em_adapt"): "EM-Adapt",
-    ("train", "hard"): "M-CNN* hard",
-    ("train", "mcnn"): "M-CNN*",
-    ("finetune", "mcnn"): "M-CNN",
-    ("mixed", "mcnn"): "images+videos",
+    ("train", "em_adapt"): "em_adapt",
+    ("train", "hard"): "mcnn_hard",
+    ("train", "mcnn"): "mcnn_star",
+    ("finetune", "mcnn"): "mcnn",
+    ("mixed", "mcnn"): "mixed",
 }
 
 
@@ -50,24 +52,23 @@ def read_run(folder: Path) -> tuple[dict, pd.DataFrame]:
         raise DataError(folder / "labels_quality.csv", f"missing columns {sorted(missing)}")
     key = (summary["stage"], summary["strategy"])
     run = {
-        "variant": VARIANT.get(key, f"{key[0]} {key[1]}"),
+        "variant": VARIANT_NAMES[VARIANT[key]] if key in VARIANT else f"{key[0]} {key[1]}",
         "stage": summary["stage"],
         "strategy": summary["strategy"],
         "seed": summary["seed"],
         "run": str(folder),
+        "iterations": len(curve),
     }
-    return run, curve
-
-
-def run_row(run: dict, curve: pd.DataFrame) -> dict:
-    """First / last tenth means of label and mask IoU, and the labels' gain over the masks."""
-    window = max(1, len(curve) // 10)
-    row = dict(run, iterations=len(curve))
-    for name, part in (("first", curve.head(window)), ("last", curve.tail(window))):
+    # The first / last tenth means the training wrote (mcnn.train.label_quality); None = no
+    # ground truth in those batches.
+    for name in ("first", "last"):
         for column in ("label_iou", "motion_iou"):
-            row[f"{column}_{name}_tenth"] = part[column].mean()
-        row[f"gain_{name}_tenth"] = row[f"label_iou_{name}_tenth"] - row[f"motion_iou_{name}_tenth"]
-    return row
+            field = f"{column}_{name}_tenth"
+            if field not in summary:
+                raise DataError(folder / "train.json", f"no {field}")
+            run[field] = math.nan if summary[field] is None else summary[field]
+        run[f"gain_{name}_tenth"] = run[f"label_iou_{name}_tenth"] - run[f"motion_iou_{name}_tenth"]
+    return run, curve
 
 
 def plot(path: str, runs: list[tuple[dict, pd.DataFrame]]) -> None:
@@ -115,6 +116,6 @@ def plot(path: str, runs: list[tuple[dict, pd.DataFrame]]) -> None:
 
 def main(args: argparse.Namespace) -> None:
     runs = [read_run(folder) for folder in args.runs]
-    table = pd.DataFrame([run_row(run, curve) for run, curve in runs])
+    table = pd.DataFrame([run for run, _ in runs])
     write_csv(args.output_csv, table.sort_values(["stage", "variant", "seed"]))
     plot(args.output_png, runs)
