@@ -155,6 +155,20 @@ def train(
         torch_device,
         ddp.world_size,
     )
+
+    def save_model(path: Path) -> None:
+        """The network as it is now (model.pt, or a snapshot part-way through)."""
+        save_checkpoint(
+            path,
+            model,
+            params["model"],
+            classes,
+            iteration=trainer.iteration,
+            stage=stage,
+            strategy=strategy,
+            seed=seed,
+        )
+
     start_iteration, start = trainer.iteration, time.perf_counter()
     pending: dict = {}
     try:
@@ -176,16 +190,7 @@ def train(
                 if done % trainer.checkpoint_every == 0 or done == schedule.iterations or stop:
                     write_checkpoint(trainer, checkpoint_path, run_id, classes)
                 if ddp.is_main and done in params["train"]["snapshots"]:
-                    save_checkpoint(
-                        output_dir / "snapshots" / f"model-{done:06d}.pt",
-                        model,
-                        params["model"],
-                        classes,
-                        iteration=done,
-                        stage=stage,
-                        strategy=strategy,
-                        seed=seed,
-                    )
+                    save_model(output_dir / "snapshots" / f"model-{done:06d}.pt")
                 if stop and done < schedule.iterations:
                     raise TrainingStopped(
                         f"SIGTERM at iteration {done} of {schedule.iterations}: checkpoint "
@@ -197,16 +202,7 @@ def train(
     summary = _summary(trainer, stage, strategy, seed, start_iteration, elapsed, resumed_from)
     summary["init_weights"] = init_weights
     if ddp.is_main:
-        save_checkpoint(
-            output_dir / "model.pt",
-            model,
-            params["model"],
-            classes,
-            iteration=trainer.iteration,
-            stage=stage,
-            strategy=strategy,
-            seed=seed,
-        )
+        save_model(output_dir / "model.pt")
         write_loss(output_dir, trainer.history)
         write_label_quality(output_dir, trainer.history)
         write_json(output_dir / "train.json", summary)
