@@ -37,7 +37,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
-import copy  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
@@ -270,16 +269,6 @@ def baseline_masks(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     return np.stack(masks)
 
 
-def merged(base: dict, overrides: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 class ScoreTable:
     """Per (settings, sequence) scores on disk, one CSV per settings, so that reruns (and runs
     of other settings in parallel) only compute what is missing."""
@@ -434,7 +423,7 @@ def main() -> None:
     for seq in shots:  # one sequence in memory at a time
         wall = time.perf_counter()
         result = evaluate(seq, motion, table, args.seed, args.fresh)
-        forward, backward, _ = cached_flows(seq, merged(defaults["flow"], BASELINE_FLOW))
+        forward, backward, _ = cached_flows(seq, mcnn_config.merge(defaults["flow"], BASELINE_FLOW))
         base = scores(baseline_masks(forward, backward), seq)
         for name, overrides in candidates.items():
             settings = mcnn_config.validate({"motion": overrides})["motion"]
@@ -533,7 +522,7 @@ def flows_only(selected: list, flow_defaults: dict, methods: list[str]) -> None:
     print("| flow | " + " | ".join(sorted({d for d, _, _ in selected})) + " | all | frames/CPU-s |")
     for spec in methods:
         method, _, preset = spec.partition(":")
-        cfg = merged(
+        cfg = mcnn_config.merge(
             flow_defaults, {"method": method, **({"dis_preset": preset} if preset else {})}
         )
         results, cpu, frames = [], 0.0, 0
