@@ -44,9 +44,9 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
+from label_speed import grabcut  # benchmarks/, beside this script
 
 from mcnn.config import load
 from mcnn.labels import infer_batch
@@ -108,20 +108,6 @@ def network_scores(checkpoint: str, batches, label_side: int) -> list[np.ndarray
     return scores
 
 
-def grabcut(batch) -> np.ndarray:
-    """cv2.grabCut of each frame at the label size, initialised with its motion mask."""
-    out = np.zeros(batch.small_masks.shape, np.uint8)
-    for b, (frame, mask) in enumerate(zip(batch.small_frames, batch.small_masks, strict=True)):
-        if mask.all() or not mask.any():
-            out[b] = mask
-            continue
-        gc = np.where(mask > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-        bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
-        cv2.grabCut(frame[..., ::-1].copy(), gc, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
-        out[b] = np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
-    return out
-
-
 def energy_labels(batch, probs, tags, labels_cfg, overrides, alpha) -> np.ndarray:
     cfg = {**labels_cfg, **overrides}
     rng = np.random.default_rng(list(batch.seed))
@@ -149,7 +135,7 @@ def score_all(batches, sources, labels_cfg, variants) -> tuple[pd.DataFrame, dic
                 **base,
                 "source": "-",
                 "method": "grabcut",
-                "iou": pooled_iou(grabcut(batch) > 0, truth),
+                "iou": pooled_iou(grabcut(batch.small_frames, batch.small_masks, 4), truth),
             }
         )
         for source, (scores, alpha) in sources.items():

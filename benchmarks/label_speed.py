@@ -115,8 +115,13 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def grabcut(frames: np.ndarray, motion: np.ndarray, iterations: int) -> np.ndarray:
+    """cv2.grabCut of each RGB frame initialised with its motion mask (object = probably
+    foreground); a mask with no pixel on one side is its own result (grabCut needs both)."""
     out = []
     for frame, mask in zip(frames, motion, strict=True):
+        if mask.all() or not mask.any():
+            out.append(mask > 0)
+            continue
         gc_mask = np.where(mask > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
         bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
         bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "label_quality.py"
+sys.path.insert(0, str(_PATH.parent))  # it imports label_speed from beside it, as when run
 _spec = importlib.util.spec_from_file_location("label_quality_benchmark", _PATH)
 label_quality = importlib.util.module_from_spec(_spec)
 sys.modules["label_quality_benchmark"] = label_quality
