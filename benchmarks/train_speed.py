@@ -96,6 +96,7 @@ def run_backbone(args: argparse.Namespace, backbone: str, path: Path, classes, o
             checkpoint_every=args.iterations,
             label_workers=workers,
             label_prefetch=prefetch,
+            amp=args.amp,
         )
         start = time.perf_counter()
         summary = training.train(
@@ -108,7 +109,12 @@ def run_backbone(args: argparse.Namespace, backbone: str, path: Path, classes, o
             out / f"{backbone}-{scheme}",
             device=args.device,
         )
+        steps = pd.read_csv(out / f"{backbone}-{scheme}" / "loss.csv")["step_s"]
         results[scheme] = {
+            # The first steps pay for CUDA/cuDNN set-up and allocator growth: the median of
+            # the steps after the first two is the steady step time.
+            "median_step_s": float(steps.iloc[2:].median() if len(steps) > 2 else steps.median()),
+            "device": summary["device"],
             "frames_per_s": summary["frames_per_s"],
             "label_wait_share": summary["label_wait_share"],
             "seconds_with_startup": time.perf_counter() - start,
@@ -140,6 +146,9 @@ def main() -> None:
     parser.add_argument("--output-stride", type=int, default=8, choices=[8, 16])
     parser.add_argument("--head-channels", type=int, default=0, help="timm head; 0 = DeepLab's")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--amp", type=json.loads, default=True, help="true, false: autocast on CUDA (train.amp)"
+    )
     args = parser.parse_args()
 
     samples = davis_samples(args.data, args.sequences, tuple(args.frame_size))
@@ -151,8 +160,8 @@ def main() -> None:
             f"{len(samples)} DAVIS shots, frames {args.frame_size}, crop {args.crop}, "
             f"{args.iterations} iterations, strategy mcnn, device {args.device}, pretrained "
             f"{args.pretrained}, timm output stride {args.output_stride}, "
-            f"head channels {args.head_channels or 'DeepLab'}, torch threads "
-            f"{torch.get_num_threads()}"
+            f"head channels {args.head_channels or 'DeepLab'}, AMP {args.amp} (CUDA only), "
+            f"torch threads {torch.get_num_threads()}"
         )
         reference = None
         spawn = multiprocessing.get_context("spawn")
@@ -173,6 +182,7 @@ def main() -> None:
                     f"({row['frames_per_s'] / reference:5.2f} x {args.backbones[0]} "
                     f"{SCHEMES[args.schemes[0]][0]})   label wait "
                     f"{100 * row['label_wait_share']:5.1f} % of step time   "
+                    f"median step {1000 * row['median_step_s']:7.1f} ms on {row['device']}   "
                     f"({row['seconds_with_startup']:.1f} s with start-up)"
                 )
 

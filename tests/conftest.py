@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# One intra-op thread for the tests' own torch and OpenCV work, set before either is imported:
+# their tensors are tiny, and on a 2-core machine with anything else running, two threads that
+# spin-wait for each other made one 600-step test training take 6 minutes instead of 4 s.
+# (Workflow jobs get theirs from Snakemake, which sets the same variables from `threads:`.)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2
 import numpy as np

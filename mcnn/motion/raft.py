@@ -21,9 +21,10 @@ class RaftFlow:
 
     The weights are never downloaded: `weights` must be the file of torchvision's
     `Raft_Large_Weights` (state dict). Frames are padded to a multiple of 8 as RAFT needs.
+    `device` pins the device (default: `raft_device()`).
     """
 
-    def __init__(self, weights: str):
+    def __init__(self, weights: str, device: str | None = None):
         from torchvision.models.optical_flow import raft_large
 
         path = Path(weights) if weights else None
@@ -34,7 +35,7 @@ class RaftFlow:
                 "Raft_Large_Weights state dict on disk (set motion.flow.raft_weights); it is "
                 "never downloaded",
             )
-        self.device = raft_device()
+        self.device = torch.device(device) if device else raft_device()
         self.model = raft_large(weights=None, progress=False)
         self.model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         self.model.eval().to(self.device)
