@@ -25,8 +25,12 @@ install: $(VENV)/.installed
 demo: install
 	snakemake --cores $(CORES)
 
+# Two pytest-xdist workers (one per core on CI's 2-core machine; every test is single-threaded):
+# the Slurm test's status polling and each workflow job's start-up wait beside the other
+# worker's tests. The tests that share the tiny workflow run stay on one worker (loadgroup).
+# --durations: the slowest tests, for finding where the time goes.
 test: install
-	pytest -q
+	pytest -q -n $(CORES) --dist loadgroup --durations=15
 
 # docs/RESULTS.md from the results folders under results/ (each figure beside its run).
 results-doc: install

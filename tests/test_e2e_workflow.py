@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import re
 
-from tiny_workflow import REPO, RESULTS, finished_run, ran_jobs, snakemake
+from tiny_workflow import REPO, RESULTS, USES_THE_TINY_RUN, finished_run, ran_jobs, snakemake
+
+pytestmark = USES_THE_TINY_RUN
 
 #: Every rule of rules/*.smk that the tiny config's DAG uses (all but `predict`, which needs
 #: evaluate.predict_input, and the aggregate `all`).

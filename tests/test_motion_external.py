@@ -95,13 +95,15 @@ def test_video_step_writes_ok_and_failed_shots(tmp_path):
 
 
 def test_demo_dag_runs_end_to_end_on_external_masks(tmp_path):
-    """The whole demo DAG (pruning, sampling, labels, training, evaluation) on external masks:
+    """The demo DAG (pruning, sampling, soft labels, training, evaluation) on external masks:
     the demo videos' masks are written from a moving rectangle; one video has no mask folder
-    and goes through as a failed shot."""
+    and goes through as a failed shot. One variant, M-CNN*, whose training infers the labels
+    from the masks (the local tiny run covers every variant on FST's masks)."""
     masks = tmp_path / "masks"
     work = new_run_folder(tmp_path, "run")
     cfg = yaml.safe_load(TINY_CONFIG.read_text())
     cfg["motion"] = {"method": "external", "external": {"root": str(masks)}}
+    cfg["experiments"] = {"variants": ["mcnn_star"]}
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     snakemake(work, "--cores", "2", f"{RESULTS}/index/demo_videos.shots.csv")
     shots = pd.read_csv(work / RESULTS / "index/demo_videos.shots.csv", keep_default_na=False)

@@ -15,10 +15,19 @@ import pytest
 import torch
 import yaml
 from test_training import CLASSES, tiny_params, write_toy_samples
-from tiny_workflow import RESULTS, finished_run, job_counts, ran_jobs, snakemake
+from tiny_workflow import (
+    RESULTS,
+    USES_THE_TINY_RUN,
+    finished_run,
+    job_counts,
+    ran_jobs,
+    snakemake,
+)
 
 import mcnn.train as tr
 from mcnn.models import load_checkpoint
+
+pytestmark = USES_THE_TINY_RUN
 
 # Rules downstream of each training model, to build the expected sets below.
 AFTER_FINETUNE = {"train_mixed": 1, "evaluate_voc": 2, "colocalize": 1}

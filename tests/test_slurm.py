@@ -20,7 +20,15 @@ from pathlib import Path
 import pytest
 import yaml
 from test_e2e_workflow import ALL_RULES
-from tiny_workflow import REPO, RESULTS, finished_run, new_run_folder, ran_jobs, snakemake
+from tiny_workflow import (
+    REPO,
+    RESULTS,
+    USES_THE_TINY_RUN,
+    finished_run,
+    new_run_folder,
+    ran_jobs,
+    snakemake,
+)
 
 SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 CLUSTER_SCRIPT = REPO / ".ci" / "slurm-cluster.sh"
@@ -100,8 +108,16 @@ def cluster(tmp_path):
 
 
 def test_the_whole_workflow_runs_through_slurm(tmp_path, cluster, monkeypatch):
+    """Every rule through sbatch. The DAG is the tiny one cut to one video per class and the
+    variants that need every rule (M-CNN*, M-CNN and images+videos: train, label_figures,
+    select_shots, finetune, train_mixed): each job here pays a Snakemake start-up inside its
+    Slurm job and the plugin's status polling; the local run checks every variant's output."""
     monkeypatch.setenv("SLURM_CONF", str(cluster))
     work = new_run_folder(tmp_path, "run")
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config["demo_world"]["videos_per_class"] = 1
+    config["experiments"] = {"variants": ["mcnn_star", "mcnn", "mixed"]}
+    (work / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     profile = user_profile(tmp_path / "profile")
     proc = snakemake(work, profile=profile, timeout=1500)
     assert set(ran_jobs(proc.stdout)) - {"all"} == ALL_RULES
@@ -156,6 +172,7 @@ def fake_slurm(folder: Path) -> Path:
     return folder
 
 
+@USES_THE_TINY_RUN
 def test_the_sbatch_call_of_a_training_job(tmp_path_factory, tmp_path, monkeypatch):
     """What the plugin sends for one training job of a config that leaves the GPUs to their
     default: the GPU partition, one GPU, the account, memory and time of profiles/slurm

@@ -27,6 +27,10 @@ SNAKEMAKE = BIN / "snakemake"
 
 _finished: dict[str, Path] = {}
 
+#: The mark of every test that uses `finished_run`: under pytest-xdist (`make test` runs two
+#: workers, `--dist loadgroup`) they go to one worker, which then runs the tiny workflow once.
+USES_THE_TINY_RUN = pytest.mark.xdist_group("tiny_run")
+
 
 def snakemake_env() -> dict:
     env = dict(os.environ)
