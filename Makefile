@@ -18,6 +18,12 @@ $(VENV)/.installed: pyproject.toml
 	# --no-compile: byte-compiling all of torch's CUDA build costs ~50 s of the install; Python
 	# compiles the modules a run imports on first use instead
 	$(VENV)/bin/python -m pip install --quiet --no-compile -e '.[dev,slurm]'
+	# ... but the bytecode of what the workflow's jobs import is written now (about 15 CPU-s):
+	# where PYTHONDONTWRITEBYTECODE is set and `snakemake` runs outside make, every job would
+	# otherwise compile its imports again, 2-4 CPU-s each (a quarter of a short motion job).
+	$(VENV)/bin/python -c "import importlib, pkgutil, mcnn; \
+	  [importlib.import_module(m.name) for m in pkgutil.walk_packages(mcnn.__path__, 'mcnn.')]; \
+	  import torch._dynamo, matplotlib.pyplot, snakemake.cli, snakemake_executor_plugin_slurm"
 	touch $@
 
 install: $(VENV)/.installed
