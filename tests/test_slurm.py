@@ -32,6 +32,8 @@ from tiny_workflow import (
 
 SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 CLUSTER_SCRIPT = REPO / ".ci" / "slurm-cluster.sh"
+#: The tests that start or stop Slurm daemons run on one pytest-xdist worker, one at a time.
+USES_SLURM_DAEMONS = pytest.mark.xdist_group("slurm_daemons")
 
 
 def gpu_rules() -> set[str]:
@@ -107,6 +109,7 @@ def cluster(tmp_path):
         subprocess.run([str(CLUSTER_SCRIPT), "stop", str(folder)], timeout=60)
 
 
+@USES_SLURM_DAEMONS
 def test_the_whole_workflow_runs_through_slurm(tmp_path, cluster, monkeypatch):
     """Every rule through sbatch. The DAG is the tiny one cut to one video per class and the
     variants that need every rule (M-CNN*, M-CNN and images+videos: train, label_figures,
@@ -126,6 +129,7 @@ def test_the_whole_workflow_runs_through_slurm(tmp_path, cluster, monkeypatch):
     assert (work / RESULTS / "tables" / "voc.csv").is_file()
 
 
+@USES_SLURM_DAEMONS
 def test_stop_ends_the_daemons_of_an_earlier_crashed_run(tmp_path):
     """The PID files are in one known place: `stop` (also run first by `start`) ends daemons a
     crashed run left behind, whatever its folder was, and no process that merely reuses a PID."""
