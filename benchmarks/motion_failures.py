@@ -8,8 +8,8 @@ working size): the inside-outside maps (recall: share of the object they call in
 precision: share of what they call inside that is the object), the location prior above 0.5,
 the colour models' p(fg) above 0.5, the final mask (J), and which flow the choice kept against
 the J each flow's segmentation would have had. With `--figures DIR`: the stage figure of
-mcnn.motion.figures (the motion-figures step's) of each case with the first setting, shrunk,
-as JPEG.
+mcnn.motion.figures (the motion-figures step's) of the first case of each mode with the first
+setting, shrunk, as JPEG (four of ~50-80 KB).
 
     python benchmarks/motion_failures.py                                  # table, defaults
     python benchmarks/motion_failures.py --figures docs/img/motion \\
@@ -110,6 +110,7 @@ def main() -> None:
     print("| mode | sequence | setting | inside recall | inside precision | J location>0.5 "
           "| J p(fg)>0.5 | J mask | flow kept | J per flow (A / B) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|")
+    drawn = set()  # modes with a figure
     for mode, dataset, name in CASES:
         if args.sequences and name not in args.sequences:
             continue
@@ -126,7 +127,8 @@ def main() -> None:
                 + f" | {s.get('flow kept', '-')} | {s.get('J per flow', '-')} |",
                 flush=True,
             )
-            if args.figures and motion is motions[0]:
+            if args.figures and motion is motions[0] and mode not in drawn:
+                drawn.add(mode)
                 args.figures.mkdir(parents=True, exist_ok=True)
                 path = args.figures / f"{name}.jpg"
                 image = cv2.cvtColor(figure(seq, seg, motion), cv2.COLOR_RGB2BGR)
