@@ -99,7 +99,8 @@ def segment_shot(
 
     With `motion.alternative_flows`, FST runs once per flow (the superpixels are shared: they
     do not depend on the flow) and `mcnn.motion.choice` picks one segmentation without labels
-    (rule `motion.choose_by`).
+    (rule `motion.choose_by`). With `fst.gap_flow` > 1 the gap flow is computed here (with
+    `motion.flow`'s setting, not part of `flows`) and its inside maps go to every flow's run.
     """
     if len(frames) < 2:
         raise DataError(name, f"{len(frames)} frame(s): optical flow needs at least 2")
