@@ -102,6 +102,16 @@ CANDIDATES = {
 # pixels dropped before the inside votes (`fst.min_curve_pixels`; 0 = the defaults before
 # 2026-11-29; 20 / 40 / 80 fixed before any was scored).
 CHOICE_VARIANTS = {f"curves-{n} ": {"fst": {"min_curve_pixels": n}} for n in (0, 20, 40, 80)}
+# Issue #32, fixed before any was scored: the default settings (two flows, moving_recall, curves
+# 40) with one further source of motion evidence each (mcnn/motion/evidence.py), and both.
+CANDIDATES |= {
+    "gap-3": {"fst": {"gap_flow": 3}},
+    "camera-homography": {"fst": {"camera_compensation": "homography"}},
+    "gap-3+camera-homography": {"fst": {"gap_flow": 3, "camera_compensation": "homography"}},
+}
+# fst settings added after scores were cached, at the value that leaves FST as it was: left out
+# of the cache keys at that value, so that the earlier scores stay valid.
+ADDED_OFF = {"gap_flow": 1, "camera_compensation": "none"}
 
 
 @dataclass
@@ -229,6 +239,10 @@ def cpu_seconds() -> float:
 
 
 def _key(settings: dict) -> str:
+    if "fst" in settings:
+        fst = settings["fst"]
+        kept = {k: v for k, v in fst.items() if k not in ADDED_OFF or ADDED_OFF[k] != v}
+        settings = {**settings, "fst": kept}
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 

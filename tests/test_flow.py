@@ -93,3 +93,23 @@ def test_dis_finest_scale_overrides_the_preset_and_still_tracks_motion():
     np.testing.assert_allclose(
         np.median(flow[20:100, 20:140].reshape(-1, 2), axis=0), [3, 2], atol=0.3
     )
+
+
+def test_warp_and_forward_backward_check_equal_their_plain_formulas():
+    # The fast forms (broadcast ranges, per-component sums) must not move a single pixel.
+    rng = np.random.default_rng(3)
+    for spread in (0.3, 3.0, 30.0):
+        flow = (rng.standard_normal((45, 80, 2)) * spread).astype(np.float32)
+        back = (rng.standard_normal((45, 80, 2)) * spread).astype(np.float32)
+        rows, cols = np.mgrid[0:45, 0:80]
+        want_rows = np.clip(np.rint(rows + flow[..., 1]), 0, 44).astype(np.intp)
+        want_cols = np.clip(np.rint(cols + flow[..., 0]), 0, 79).astype(np.intp)
+        got_rows, got_cols = warp_coordinates(flow)
+        np.testing.assert_array_equal(got_rows, want_rows)
+        np.testing.assert_array_equal(got_cols, want_cols)
+        returned = back[want_rows, want_cols]
+        error = ((flow + returned) ** 2).sum(-1)
+        scale = (flow**2).sum(-1) + (returned**2).sum(-1)
+        np.testing.assert_array_equal(
+            consistent_flow(flow, back, 0.05, 2.0), error <= 0.05 * scale + 2.0
+        )

@@ -18,7 +18,7 @@ import pandas as pd
 from mcnn.core.io import DataError, write_image
 from mcnn.datasets.frames import read_frames, read_mask
 from mcnn.motion.flow import resize_to_max_side
-from mcnn.motion.fst import segment_shot
+from mcnn.motion.fst import ShotSegmentation, segment_shot
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +74,23 @@ def stage_figure(
     """RGB figure of the stages on `count` frames of a shot; `truth`: frame position -> mask."""
     small = [resize_to_max_side(f, cfg["flow"]["max_side"]) for f in frames]
     seg = segment_shot(small, cfg, seed, name=name, keep_stages=True)
+    return draw_stages(small, seg, cfg, sampled_indices(len(frames), count), truth)
+
+
+def draw_stages(
+    small: list[np.ndarray],
+    seg: ShotSegmentation,
+    cfg: dict,
+    indices: list[int],
+    truth: dict[int, np.ndarray] | None = None,
+) -> np.ndarray:
+    """RGB figure of the stages of `seg` (made with `keep_stages`) on the frames `indices` of
+    the shot's frames at FST's working size, `small`."""
     st = seg.stages
     h, w = small[0].shape[:2]
     own_flow = list(st.forward) + [st.backward[-1]]  # as FST: the last frame's flow is backward
     rows = []
-    for t in sampled_indices(len(frames), count):
+    for t in indices:
         labels = st.superpixels.labels[t]
         panels = [
             (f"frame {t}", small[t]),

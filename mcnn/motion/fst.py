@@ -21,6 +21,7 @@ from mcnn.core import gmm
 from mcnn.core.io import DataError
 from mcnn.motion import choice
 from mcnn.motion.boundaries import flow_gradient_magnitude
+from mcnn.motion.evidence import compensate, gap_flows
 from mcnn.motion.flow import consistent_flow, resize_to_max_side, shot_flows
 from mcnn.motion.inside_outside import inside_outside
 from mcnn.motion.superpixels import (
@@ -98,7 +99,8 @@ def segment_shot(
 
     With `motion.alternative_flows`, FST runs once per flow (the superpixels are shared: they
     do not depend on the flow) and `mcnn.motion.choice` picks one segmentation without labels
-    (rule `motion.choose_by`).
+    (rule `motion.choose_by`). With `fst.gap_flow` > 1 the gap flow is computed here (with
+    `motion.flow`'s setting, not part of `flows`) and its inside maps go to every flow's run.
     """
     if len(frames) < 2:
         raise DataError(name, f"{len(frames)} frame(s): optical flow needs at least 2")
@@ -117,7 +119,15 @@ def segment_shot(
         if forward.shape != (len(small) - 1, *small[0].shape[:2], 2):
             raise DataError(name, f"flow {forward.shape} does not match {len(small)} frames")
     sp = build_superpixels(small, fst)
-    runs = [_segment_with_flow(sp, forward, backward, fst, seed) for forward, backward in flows]
+    # The gap flow's inside maps do not depend on the consecutive flows: one set per shot.
+    gap_inside = None
+    if fst["gap_flow"] > 1:
+        gap = gap_flows(small, settings[0], fst["gap_flow"])
+        gap_inside = np.stack([_evidence(flow, fst)[0] for flow in gap])
+    runs = [
+        _segment_with_flow(sp, forward, backward, fst, seed, gap_inside)
+        for forward, backward in flows
+    ]
     masks = [stages.foreground[sp.labels] for stages, _ in runs]
     chosen, points, scores = 0, np.zeros(1, int), None
     if len(runs) > 1:
@@ -140,15 +150,26 @@ def segment_shot(
     )
 
 
-def _segment_with_flow(sp, forward, backward, fst: dict, seed: int):
-    """FST's stages on one flow of a shot, and its motion-boundary strengths (T, h, w)."""
+def _evidence(flow: np.ndarray, fst: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(inside map, motion-boundary strength) of one frame's flow, the camera's motion taken
+    out first (`camera_compensation`), the relative-motion mask added (`relative_motion_inside`)."""
+    flow = compensate(flow, fst["camera_compensation"])
+    inside, boundary = inside_outside(flow, fst)
+    if fst["relative_motion_inside"]:
+        inside = inside | relative_motion(flow, fst["relative_motion_min"])
+    return inside, boundary
+
+
+def _segment_with_flow(sp, forward, backward, fst: dict, seed: int, gap_inside=None):
+    """FST's stages on one flow of a shot, and its motion-boundary strengths (T, h, w).
+    `gap_inside`: (T, h, w) inside maps of the gap flow, added to the flow's own."""
     # Frame t's boundaries come from its flow to t+1; the last frame has only flow to T-2.
     own_flow = list(forward) + [backward[-1]]
-    maps = [inside_outside(flow, fst) for flow in own_flow]
+    maps = [_evidence(flow, fst) for flow in own_flow]
     inside = np.stack([m[0] for m in maps])
     boundary = np.stack([m[1] for m in maps])
-    if fst["relative_motion_inside"]:
-        inside |= np.stack([relative_motion(flow, fst["relative_motion_min"]) for flow in own_flow])
+    if gap_inside is not None:
+        inside |= gap_inside
     ratio = sp.mean(inside)
     location = location_prior(sp, ratio, forward, backward, fst)
     foreground, appearance = segment_superpixels(sp, ratio, location, forward, fst, seed)
