@@ -78,3 +78,11 @@ def real_davis_shots(tmp_path: Path, video_id: str):
     index = tmp_path / "davis.shots.csv"
     shots.to_csv(index, index=False)
     return shots, index
+
+
+def pytest_collection_modifyitems(items):
+    """The tests of an xdist group first (stable order otherwise): under `make test`'s two
+    pytest-xdist workers the two long ones -- the tiny workflow run with the tests that share
+    it, and the Slurm run, most of which is waiting for the plugin's status checks -- then
+    start at once on the two workers, and the short tests fill in around them."""
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
