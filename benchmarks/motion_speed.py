@@ -84,7 +84,7 @@ def main() -> None:
         folder = Path(tmp)
         if args.sequences:
             shots = shots[shots["video_id"].isin(args.sequences)]
-        rows, totals = [], np.zeros(3)
+        same_masks, totals = [], np.zeros(3)
         print(f"{'sequence':<18}{'frames':>7}{'job CPU-s':>11}{'FST CPU-s':>11}"
               f"{'job f/CPU-s':>13}{'FST f/CPU-s':>13}{'start-up':>10}  same masks")  # fmt: skip
         for row in shots.to_dict("records"):
@@ -97,15 +97,15 @@ def main() -> None:
             n = len(frames)
             totals += (n, job, fst)
             same = np.array_equal(masks, seg.masks.astype(np.uint8))
-            rows.append(same)
+            same_masks.append(same)
             print(f"{row['video_id']:<18}{n:>7}{job:>11.1f}{fst:>11.1f}{n / job:>13.2f}"
                   f"{n / fst:>13.2f}{1 - fst / job:>10.0%}  {same}", flush=True)  # fmt: skip
     n, job, fst = totals
     print(
-        f"\nall {len(rows)} sequences, {int(n)} frames: job {n / job:.2f} frames per CPU-second "
-        f"(start-up included; {n / job / TARGET:.2f} x the target {TARGET:g}), flow + FST alone "
-        f"{n / fst:.2f}; start-up and I/O {1 - fst / job:.0%} of the job's CPU time; "
-        f"masks identical in {sum(rows)} of {len(rows)}; "
+        f"\nall {len(same_masks)} sequences, {int(n)} frames: job {n / job:.2f} frames per "
+        f"CPU-second (start-up included; {n / job / TARGET:.2f} x the target {TARGET:g}), "
+        f"flow + FST alone {n / fst:.2f}; start-up and I/O {1 - fst / job:.0%} of the job's "
+        f"CPU time; masks identical in {sum(same_masks)} of {len(same_masks)}; "
         f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', 'unset')}"
     )
 
