@@ -31,7 +31,9 @@ def _uniform(batch, size=40):
 
 
 def _cfg(default_config, **overrides):
-    return {**default_config["labels"], **overrides}
+    """The label settings with the paper's energy (no mask prior) unless overridden: these tests
+    check eq. (2) itself; the default mask prior is tested on its own below."""
+    return {**default_config["labels"], "mask_prior": 0.0, **overrides}
 
 
 def test_shifted_noisy_motion_mask_is_pulled_onto_the_object(default_config):
@@ -305,3 +307,8 @@ def test_mask_prior_holds_the_mask_where_the_colours_would_move_it(default_confi
     )
     np.testing.assert_array_equal(held == TAG, wrong)
     assert not np.array_equal(paper, wrong)
+    # The default settings carry a prior: they keep more of the mask than the paper's energy.
+    default = {**default_config["labels"], "pairwise_weight": 5.0}
+    assert default["mask_prior"] > 0
+    kept = infer_labels(frames, wrong, _uniform(3), [TAG], default, "mcnn") == TAG
+    assert _iou(kept, wrong) > _iou(paper, wrong)

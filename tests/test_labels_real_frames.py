@@ -33,7 +33,7 @@ def test_frames_search_on_where_the_batch_energy_test_fell_back(default_config):
     # batch, so all 7 frames came back as their motion masks ('M-CNN* hard') without a word.
     frames, motion, _ = _dog_agility_batch()
     probs = np.full((len(frames), K, SIDE, SIDE), 1 / K, np.float32)  # start of training
-    cfg = default_config["labels"]
+    cfg = {**default_config["labels"], "mask_prior": 0.0}  # the paper's energy
     result = infer_batch(frames, motion, probs, [7], cfg, "mcnn", rng=np.random.default_rng(1))
     search = result.search
     assert search.fell_back.mean() < 0.5
