@@ -22,7 +22,7 @@ from mcnn.core.io import DataError
 from mcnn.motion import choice
 from mcnn.motion.boundaries import flow_gradient_magnitude
 from mcnn.motion.evidence import compensate, gap_flows
-from mcnn.motion.flow import consistent_flow, resize_to_max_side, shot_flows
+from mcnn.motion.flow import consistent_flow, landing_index, resize_to_max_side, shot_flows
 from mcnn.motion.inside_outside import inside_outside
 from mcnn.motion.superpixels import (
     ShotSuperpixels,
@@ -225,12 +225,17 @@ def location_prior(
         other = forward if step < 0 else backward
         for t in order:
             pair = t - 1 if step < 0 else t
+            landing = landing_index(flows[pair])  # shared by the check and the carrying
             valid = None
             if cfg["occlusion_check"]:
                 valid = consistent_flow(
-                    flows[pair], other[pair], cfg["occlusion_relative"], cfg["occlusion_absolute"]
+                    flows[pair],
+                    other[pair],
+                    cfg["occlusion_relative"],
+                    cfg["occlusion_absolute"],
+                    landing,
                 )
-            carried = pull_along_flow(sp, acc, t, t + step, flows[pair], trust, valid)
+            carried = pull_along_flow(sp, acc, t, t + step, flows[pair], trust, valid, landing)
             acc[sp.offsets[t] : sp.offsets[t + 1]] += carried
         gains.append(acc - ratio)
     location = ratio + gains[0] + gains[1]

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from skimage.segmentation import slic
 
-from mcnn.motion.flow import warp_coordinates
+from mcnn.motion.flow import landing_index
 
 
 @dataclass
@@ -108,9 +108,8 @@ def temporal_edges(sp: ShotSuperpixels, forward: np.ndarray) -> tuple[np.ndarray
     """
     pairs, overlaps = [], []
     for t, flow in enumerate(forward):
-        rows, cols = warp_coordinates(flow)
         source = sp.labels[t].ravel()
-        target = sp.labels[t + 1][rows, cols].ravel()
+        target = sp.labels[t + 1].ravel()[landing_index(flow).ravel()]
         keys, counts = np.unique(source * sp.count + target, return_counts=True)
         i, j = keys // sp.count, keys % sp.count
         pairs.append(np.stack([i, j], 1))
@@ -126,6 +125,7 @@ def pull_along_flow(
     flow: np.ndarray,
     weights: np.ndarray | None = None,
     valid: np.ndarray | None = None,
+    landing: np.ndarray | None = None,
 ) -> np.ndarray:
     """Carry per-superpixel `values` (N,) of frame `source` to the superpixels of frame `t`.
 
@@ -135,9 +135,11 @@ def pull_along_flow(
     normalised propagation: unreliable sources count less, but nothing decays); a superpixel
     whose sources all weigh 0 gets 0. `valid` (H, W) bool: only these pixels of frame t carry
     a value (the others, e.g. occluded in the source frame, weigh 0; needs `weights`).
+    `landing`: the flow's `landing_index`, if already computed.
     """
-    rows, cols = warp_coordinates(flow)
-    src = sp.labels[source][rows, cols]
+    if landing is None:
+        landing = landing_index(flow)
+    src = sp.labels[source].ravel()[landing]
     if weights is None:
         return frame_means(sp, t, values[src])
     first, last = sp.offsets[t], sp.offsets[t + 1]
