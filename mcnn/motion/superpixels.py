@@ -109,7 +109,7 @@ def temporal_edges(sp: ShotSuperpixels, forward: np.ndarray) -> tuple[np.ndarray
     pairs, overlaps = [], []
     for t, flow in enumerate(forward):
         source = sp.labels[t].ravel()
-        target = sp.labels[t + 1].ravel()[landing_index(flow).ravel()]
+        target = sp.labels[t + 1].ravel().take(landing_index(flow).ravel())
         keys, counts = np.unique(source * sp.count + target, return_counts=True)
         i, j = keys // sp.count, keys % sp.count
         pairs.append(np.stack([i, j], 1))
@@ -139,15 +139,15 @@ def pull_along_flow(
     """
     if landing is None:
         landing = landing_index(flow)
-    src = sp.labels[source].ravel()[landing]
+    src = sp.labels[source].ravel().take(landing)
     if weights is None:
-        return frame_means(sp, t, values[src])
+        return frame_means(sp, t, values.take(src))
     first, last = sp.offsets[t], sp.offsets[t + 1]
     local = sp.labels[t].ravel() - first
-    w = weights[src].ravel()
+    w = weights.take(src).ravel()
     if valid is not None:
         w = w * valid.ravel()
-    total = np.bincount(local, w * values[src].ravel(), last - first)
+    total = np.bincount(local, w * values.take(src).ravel(), last - first)
     norm = np.bincount(local, w, last - first)
     return np.divide(total, norm, out=np.zeros_like(total), where=norm > 0)
 
