@@ -7,7 +7,11 @@ settings of the schema's defaults (`--params` overrides them):
   workflow's rule runs it. Its CPU time (user + system of the child) covers interpreter start-up,
   imports, decoding the frames, flow, FST and writing the motion HDF5.
 - "flow + FST": the same shot in this process, `mcnn.motion.fst.segment_shot` alone on frames
-  decoded beforehand (what benchmarks/motion_quality.py times).
+  decoded beforehand (what benchmarks/motion_quality.py times), split into its stages in
+  milliseconds per frame: the flows (all of `flow_settings`, forward and backward), the SLIC
+  superpixels (built once more on their own to time them) and the rest of FST (inside-outside
+  maps, location prior, colour models, min-cut, choice); "start-up" is the job's CPU time
+  beyond flow + FST (interpreter, imports, decoding, HDF5).
 
 The job's masks are checked equal to the in-process ones (same per-shot seed). Python writes no
 bytecode in the child when PYTHONDONTWRITEBYTECODE is set; `make install` writes the bytecode
@@ -32,18 +36,21 @@ import time  # noqa: E402
 import zlib  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mcnn import config as mcnn_config  # noqa: E402
 from mcnn.datasets import build_index  # noqa: E402
 from mcnn.datasets.frames import read_frames  # noqa: E402
-from mcnn.motion.flow import resize_to_max_side  # noqa: E402
-from mcnn.motion.fst import segment_shot  # noqa: E402
+from mcnn.motion.flow import resize_to_max_side, shot_flows  # noqa: E402
+from mcnn.motion.fst import flow_settings, segment_shot  # noqa: E402
 from mcnn.motion.store import read_video_motion  # noqa: E402
+from mcnn.motion.superpixels import build_superpixels  # noqa: E402
 
 DAVIS = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016"
 TARGET = 6.0  # frames per CPU-second per job, start-up included (issue #31)
+cv2.setNumThreads(int(os.environ["OMP_NUM_THREADS"]))  # as the job does
 
 
 def child_cpu_seconds() -> float:
@@ -84,28 +91,41 @@ def main() -> None:
         folder = Path(tmp)
         if args.sequences:
             shots = shots[shots["video_id"].isin(args.sequences)]
-        same_masks, totals = [], np.zeros(3)
+        same_masks, totals = [], np.zeros(6)
         print(f"{'sequence':<18}{'frames':>7}{'job CPU-s':>11}{'FST CPU-s':>11}"
-              f"{'job f/CPU-s':>13}{'FST f/CPU-s':>13}{'start-up':>10}  same masks")  # fmt: skip
+              f"{'job f/CPU-s':>13}{'FST f/CPU-s':>13}   ms/frame: {'flow':>6}{'SLIC':>6}"
+              f"{'rest':>6}{'start-up':>9}  same masks")  # fmt: skip
         for row in shots.to_dict("records"):
             _, frames = read_frames(row)
             frames = [resize_to_max_side(f, params["flow"]["max_side"]) for f in frames]
             start = time.process_time()
-            seg = segment_shot(frames, params, zlib.crc32(f"0:{row['shot_id']}".encode()))
-            fst = time.process_time() - start
+            flows = [shot_flows(frames, flow_cfg) for flow_cfg in flow_settings(params)]
+            flow = time.process_time() - start
+            start = time.process_time()
+            build_superpixels(frames, params["fst"])
+            slic = time.process_time() - start
+            start = time.process_time()
+            seed = zlib.crc32(f"0:{row['shot_id']}".encode())
+            seg = segment_shot(frames, params, seed, flows=flows)
+            fst = flow + time.process_time() - start
             job, masks = run_job(row, params, folder)
             n = len(frames)
-            totals += (n, job, fst)
+            stages = np.array([flow, slic, fst - flow - slic, job - fst])
+            totals += (n, job, fst, *stages[:3])
             same = np.array_equal(masks, seg.masks.astype(np.uint8))
             same_masks.append(same)
+            ms = "".join(f"{v:>6.0f}" for v in 1000 * stages[:3] / n)
             print(f"{row['video_id']:<18}{n:>7}{job:>11.1f}{fst:>11.1f}{n / job:>13.2f}"
-                  f"{n / fst:>13.2f}{1 - fst / job:>10.0%}  {same}", flush=True)  # fmt: skip
-    n, job, fst = totals
+                  f"{n / fst:>13.2f}             {ms}{1000 * stages[3] / n:>9.0f}  {same}",
+                  flush=True)  # fmt: skip
+    n, job, fst, flow, slic, rest = totals
     print(
         f"\nall {len(same_masks)} sequences, {int(n)} frames: job {n / job:.2f} frames per "
         f"CPU-second (start-up included; {n / job / TARGET:.2f} x the target {TARGET:g}), "
-        f"flow + FST alone {n / fst:.2f}; start-up and I/O {1 - fst / job:.0%} of the job's "
-        f"CPU time; masks identical in {sum(same_masks)} of {len(same_masks)}; "
+        f"flow + FST alone {n / fst:.2f}; ms per frame: flow {1000 * flow / n:.0f}, SLIC "
+        f"{1000 * slic / n:.0f}, rest of FST {1000 * rest / n:.0f}, start-up and I/O "
+        f"{1000 * (job - fst) / n:.0f} ({1 - fst / job:.0%} of the job's CPU time); "
+        f"masks identical in {sum(same_masks)} of {len(same_masks)}; "
         f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', 'unset')}"
     )
 

@@ -22,7 +22,6 @@ import json
 import logging
 import pkgutil
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mcnn.steps
@@ -53,6 +52,10 @@ def _summary(module: str) -> str:
 
 
 def package_version() -> str:
+    # Imported here: importlib.metadata (and the email package it loads) costs every step's
+    # start-up ~20 ms, for `--version` alone.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("mcnn")
     except PackageNotFoundError:  # run from a checkout that was never installed

@@ -30,6 +30,11 @@ DEMO_CONFIG = "configs/demo.yaml"
 DEFAULT = "default"
 
 
+# libyaml's parser where PyYAML has it: the same documents, ~10 x faster to read the schemas
+# (every job that validates a setting reads all of them).
+_SchemaLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class ConfigError(ValueError):
     """An invalid configuration; the message names the offending key."""
 
@@ -53,7 +58,7 @@ _DefaultFillingValidator = _with_defaults(Draft202012Validator)
 def _registry() -> Registry:
     def retrieve(uri: str) -> Resource:
         path = SCHEMA_DIR / Path(uri.removeprefix("file://")).name
-        contents = yaml.safe_load(path.read_text())
+        contents = yaml.load(path.read_text(), Loader=_SchemaLoader)
         # A section file's own `$schema` would make jsonschema validate it with the plain
         # Draft 2020-12 validator, which fills no defaults: resolve it as part of the root schema.
         contents.pop("$schema", None)
@@ -63,7 +68,7 @@ def _registry() -> Registry:
 
 
 def schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    return yaml.load(SCHEMA_PATH.read_text(), Loader=_SchemaLoader)
 
 
 def validate(config: dict) -> dict:

@@ -18,15 +18,19 @@ def flow_gradient_magnitude(flow: np.ndarray) -> np.ndarray:
 
 def max_neighbour_angle(flow: np.ndarray) -> np.ndarray:
     """(H, W) largest angle (0..pi) between a pixel's flow vector and its 4 neighbours'."""
-    padded = np.pad(flow, ((1, 1), (1, 1), (0, 0)), mode="edge")
     u, v = flow[..., 0], flow[..., 1]
-    h, w = u.shape
-    largest = np.zeros((h, w), np.float32)
-    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-        nb = padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+    largest = np.zeros(u.shape, np.float32)
+    # The angle of a pair is the same seen from either pixel (same products, |cross| of either
+    # sign), so one angle per horizontal and per vertical pair serves both pixels. Beyond the
+    # border the neighbour is the pixel itself (angle 0), which never raises the maximum.
+    for axis in (1, 0):
+        a = (slice(None), slice(None, -1)) if axis else (slice(None, -1), slice(None))
+        b = (slice(None), slice(1, None)) if axis else (slice(1, None), slice(None))
+        ua, va, ub, vb = u[a], v[a], u[b], v[b]
         # atan2(|cross|, dot) is the unsigned angle; zero vectors give 0, not NaN
-        angle = np.arctan2(np.abs(u * nb[..., 1] - v * nb[..., 0]), u * nb[..., 0] + v * nb[..., 1])
-        np.maximum(largest, angle, out=largest)
+        angle = np.arctan2(np.abs(ua * vb - va * ub), ua * ub + va * vb)
+        np.maximum(largest[a], angle, out=largest[a])
+        np.maximum(largest[b], angle, out=largest[b])
     return largest
 
 

@@ -110,18 +110,33 @@ def warp_coordinates(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return target_rows, target_cols
 
 
-def consistent_flow(flow: np.ndarray, back: np.ndarray, relative: float, absolute: float):
+def landing_index(flow: np.ndarray) -> np.ndarray:
+    """(H, W) flat index (row * W + col) of the pixel each pixel lands on (`warp_coordinates`)."""
+    rows, cols = warp_coordinates(flow)
+    return rows * flow.shape[1] + cols
+
+
+def consistent_flow(
+    flow: np.ndarray,
+    back: np.ndarray,
+    relative: float,
+    absolute: float,
+    landing: np.ndarray | None = None,
+):
     """(H, W) bool: pixels whose `flow` (first -> second) is confirmed by `back` (second -> first).
 
     Forward-backward check (Sundaram, Brox & Keutzer, ECCV 2010): following the flow and then
     the backward flow from where it lands must come back, |f + b|^2 <= relative * (|f|^2 +
     |b|^2) + absolute (px^2). Pixels that fail are mostly occluded in the second frame (covered
-    by a moving object), where the flow cannot say what they become.
+    by a moving object), where the flow cannot say what they become. `landing`: the flow's
+    `landing_index`, if already computed.
     """
-    rows, cols = warp_coordinates(flow)
-    returned = back.reshape(-1, 2)[rows * flow.shape[1] + cols]
-    # Per component: numpy's sums over a last axis of 2 cost 3 x the whole check.
-    fx, fy, rx, ry = flow[..., 0], flow[..., 1], returned[..., 0], returned[..., 1]
+    if landing is None:
+        landing = landing_index(flow)
+    # Per component: numpy's sums over a last axis of 2 cost 3 x the whole check, and gathering
+    # from each component's plane costs half of gathering (x, y) rows.
+    fx, fy = flow[..., 0], flow[..., 1]
+    rx, ry = (back[..., c].ravel().take(landing) for c in (0, 1))
     ex, ey = fx + rx, fy + ry
     error = ex * ex + ey * ey
     scale = (fx * fx + fy * fy) + (rx * rx + ry * ry)

@@ -22,7 +22,7 @@ from mcnn.core.io import DataError
 from mcnn.motion import choice
 from mcnn.motion.boundaries import flow_gradient_magnitude
 from mcnn.motion.evidence import compensate, gap_flows
-from mcnn.motion.flow import consistent_flow, resize_to_max_side, shot_flows
+from mcnn.motion.flow import consistent_flow, landing_index, resize_to_max_side, shot_flows
 from mcnn.motion.inside_outside import inside_outside
 from mcnn.motion.superpixels import (
     ShotSuperpixels,
@@ -150,13 +150,16 @@ def segment_shot(
     )
 
 
-def _evidence(flow: np.ndarray, fst: dict) -> tuple[np.ndarray, np.ndarray]:
+def _evidence(flow: np.ndarray, fst: dict, gradient: np.ndarray | None = None):
     """(inside map, motion-boundary strength) of one frame's flow, the camera's motion taken
-    out first (`camera_compensation`), the relative-motion mask added (`relative_motion_inside`)."""
-    flow = compensate(flow, fst["camera_compensation"])
-    inside, boundary = inside_outside(flow, fst)
+    out first (`camera_compensation`), the relative-motion mask added (`relative_motion_inside`).
+    `gradient`: the flow's `flow_gradient_magnitude`, if already computed."""
+    compensated = compensate(flow, fst["camera_compensation"])
+    if compensated is not flow:
+        gradient = None  # the compensated flow has gradients of its own
+    inside, boundary = inside_outside(compensated, fst, gradient)
     if fst["relative_motion_inside"]:
-        inside = inside | relative_motion(flow, fst["relative_motion_min"])
+        inside = inside | relative_motion(compensated, fst["relative_motion_min"])
     return inside, boundary
 
 
@@ -165,13 +168,15 @@ def _segment_with_flow(sp, forward, backward, fst: dict, seed: int, gap_inside=N
     `gap_inside`: (T, h, w) inside maps of the gap flow, added to the flow's own."""
     # Frame t's boundaries come from its flow to t+1; the last frame has only flow to T-2.
     own_flow = list(forward) + [backward[-1]]
-    maps = [_evidence(flow, fst) for flow in own_flow]
+    # The boundaries and the location prior's trust both need each flow's gradient magnitude.
+    gradients = [flow_gradient_magnitude(flow) for flow in own_flow]
+    maps = [_evidence(flow, fst, g) for flow, g in zip(own_flow, gradients, strict=True)]
     inside = np.stack([m[0] for m in maps])
     boundary = np.stack([m[1] for m in maps])
     if gap_inside is not None:
         inside |= gap_inside
     ratio = sp.mean(inside)
-    location = location_prior(sp, ratio, forward, backward, fst)
+    location = location_prior(sp, ratio, forward, backward, fst, gradients)
     foreground, appearance = segment_superpixels(sp, ratio, location, forward, fst, seed)
     stages = ShotStages(forward, backward, inside, sp, location, appearance, foreground)
     return stages, boundary
@@ -196,6 +201,7 @@ def location_prior(
     forward: np.ndarray,
     backward: np.ndarray,
     cfg: dict,
+    gradients: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """(N,) probability that each superpixel is foreground, judged by position alone.
 
@@ -208,13 +214,13 @@ def location_prior(
     (`occlusion_check`, not in FST: without it the background an object is about to cover
     inherits the object's value, a wake ahead of every moving object). The sum
     is divided by `location_norm` times its maximum over the shot (or over each frame, see
-    `location_scope`).
+    `location_scope`). `gradients`: the `flow_gradient_magnitude` of each frame's own flow
+    (forward, the last frame's backward), if already computed.
     """
     n_frames = len(sp.offsets) - 1
-    own_flow = list(forward) + [backward[-1]]
-    gradient = np.concatenate(
-        [frame_means(sp, t, flow_gradient_magnitude(f)) for t, f in enumerate(own_flow)]
-    )
+    if gradients is None:
+        gradients = [flow_gradient_magnitude(f) for f in list(forward) + [backward[-1]]]
+    gradient = np.concatenate([frame_means(sp, t, g) for t, g in enumerate(gradients)])
     trust = np.exp(-cfg["propagation_damping"] * gradient)
     gains = []
     for order, flows, step in (
@@ -225,12 +231,17 @@ def location_prior(
         other = forward if step < 0 else backward
         for t in order:
             pair = t - 1 if step < 0 else t
+            landing = landing_index(flows[pair])  # shared by the check and the carrying
             valid = None
             if cfg["occlusion_check"]:
                 valid = consistent_flow(
-                    flows[pair], other[pair], cfg["occlusion_relative"], cfg["occlusion_absolute"]
+                    flows[pair],
+                    other[pair],
+                    cfg["occlusion_relative"],
+                    cfg["occlusion_absolute"],
+                    landing,
                 )
-            carried = pull_along_flow(sp, acc, t, t + step, flows[pair], trust, valid)
+            carried = pull_along_flow(sp, acc, t, t + step, flows[pair], trust, valid, landing)
             acc[sp.offsets[t] : sp.offsets[t + 1]] += carried
         gains.append(acc - ratio)
     location = ratio + gains[0] + gains[1]

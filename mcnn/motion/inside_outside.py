@@ -135,14 +135,19 @@ def frame_quality(inside: np.ndarray) -> float:
     return float(area / max(variance, 1e-12) ** 2)
 
 
-def inside_outside(flow: np.ndarray, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+def inside_outside(
+    flow: np.ndarray, cfg: dict, gradient: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Inside-outside map of one frame from its flow, with FST's quality-driven recalibration.
 
     Returns (inside (H, W) bool, motion-boundary strength (H, W) float32) of the gradient
     constant that gave the best-quality map. When the default constant's map scores below
     `cfg["min_quality"]`, every constant of `cfg["recalibration_constants"]` is tried.
+    `gradient`: the flow's `flow_gradient_magnitude`, if already computed.
     """
-    terms = (flow_gradient_magnitude(flow), max_neighbour_angle(flow))
+    if gradient is None:
+        gradient = flow_gradient_magnitude(flow)
+    terms = (gradient, max_neighbour_angle(flow))
     strength = motion_boundaries(flow, cfg, terms=terms)
     inside = inside_map(strength > cfg["boundary_threshold"], cfg)
     quality = frame_quality(inside)

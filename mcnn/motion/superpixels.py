@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from skimage.segmentation import slic
 
-from mcnn.motion.flow import warp_coordinates
+from mcnn.motion.flow import landing_index
 
 
 @dataclass
@@ -41,41 +41,40 @@ class ShotSuperpixels:
 
 def build_superpixels(frames: list[np.ndarray], cfg: dict) -> ShotSuperpixels:
     """SLIC superpixels of every frame (RGB uint8) with `config["motion"]["fst"]` settings."""
-    per_frame, offsets = [], [0]
-    for frame in frames:
+    t, (h, w) = len(frames), frames[0].shape[:2]
+    labels = np.empty((t, h, w), np.int64)
+    offsets = [0]
+    # Per-superpixel sums frame by frame: each superpixel lies in one frame, so these are the
+    # sums of one bincount over the whole shot, added in the same pixel order.
+    rows = np.repeat(np.arange(h, dtype=np.float64), w)
+    cols = np.tile(np.arange(w, dtype=np.float64), h)
+    size, colour, centre = [], [], []
+    for i, frame in enumerate(frames):
         seg = slic(
             frame,
             n_segments=cfg["superpixels"],
             compactness=cfg["compactness"],
             max_num_iter=cfg["slic_iterations"],
             start_label=0,
-        )
+        ).ravel()
         # SLIC can leave unused ids; renumber densely so ids index arrays directly
-        _, dense = np.unique(seg, return_inverse=True)
-        dense = dense.reshape(seg.shape)
-        per_frame.append(dense + offsets[-1])
-        offsets.append(offsets[-1] + int(dense.max()) + 1)
-    labels = np.stack(per_frame).astype(np.int64)
+        count = np.bincount(seg)
+        if not count.all():
+            seg = (np.cumsum(count > 0) - 1)[seg]
+            count = count[count > 0]
+        n = len(count)
+        labels[i] = (seg + offsets[-1]).reshape(h, w)
+        offsets.append(offsets[-1] + n)
+        if cfg["colour_space"] == "lab":
+            frame = cv2.cvtColor(frame, cv2.COLOR_RGB2LAB)
+        pixels = frame.reshape(-1, 3)
+        size.append(count.astype(np.float64))
+        colour.append(np.stack([np.bincount(seg, pixels[:, c], n) for c in range(3)], 1))
+        centre.append(np.stack([np.bincount(seg, rows, n), np.bincount(seg, cols, n)], 1))
     offsets = np.asarray(offsets)
-    flat = labels.ravel()
-    n = int(offsets[-1])
-    size = np.bincount(flat, minlength=n).astype(np.float64)
-    colours = np.stack(frames)
-    if cfg["colour_space"] == "lab":
-        colours = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2LAB) for f in frames])
-    colour = (
-        np.stack(
-            [np.bincount(flat, colours[..., c].ravel().astype(np.float64), n) for c in range(3)], 1
-        )
-        / size[:, None]
-    )
-    t, h, w = labels.shape
-    rows = np.broadcast_to(np.arange(h)[None, :, None], labels.shape)
-    cols = np.broadcast_to(np.arange(w)[None, None, :], labels.shape)
-    centre = (
-        np.stack([np.bincount(flat, rows.ravel(), n), np.bincount(flat, cols.ravel(), n)], 1)
-        / size[:, None]
-    )
+    size = np.concatenate(size)
+    colour = np.concatenate(colour) / size[:, None]
+    centre = np.concatenate(centre) / size[:, None]
     frame_of = np.repeat(np.arange(t), np.diff(offsets))
     return ShotSuperpixels(labels, offsets, frame_of, size, colour, centre)
 
@@ -109,9 +108,8 @@ def temporal_edges(sp: ShotSuperpixels, forward: np.ndarray) -> tuple[np.ndarray
     """
     pairs, overlaps = [], []
     for t, flow in enumerate(forward):
-        rows, cols = warp_coordinates(flow)
         source = sp.labels[t].ravel()
-        target = sp.labels[t + 1][rows, cols].ravel()
+        target = sp.labels[t + 1].ravel().take(landing_index(flow).ravel())
         keys, counts = np.unique(source * sp.count + target, return_counts=True)
         i, j = keys // sp.count, keys % sp.count
         pairs.append(np.stack([i, j], 1))
@@ -127,6 +125,7 @@ def pull_along_flow(
     flow: np.ndarray,
     weights: np.ndarray | None = None,
     valid: np.ndarray | None = None,
+    landing: np.ndarray | None = None,
 ) -> np.ndarray:
     """Carry per-superpixel `values` (N,) of frame `source` to the superpixels of frame `t`.
 
@@ -136,17 +135,19 @@ def pull_along_flow(
     normalised propagation: unreliable sources count less, but nothing decays); a superpixel
     whose sources all weigh 0 gets 0. `valid` (H, W) bool: only these pixels of frame t carry
     a value (the others, e.g. occluded in the source frame, weigh 0; needs `weights`).
+    `landing`: the flow's `landing_index`, if already computed.
     """
-    rows, cols = warp_coordinates(flow)
-    src = sp.labels[source][rows, cols]
+    if landing is None:
+        landing = landing_index(flow)
+    src = sp.labels[source].ravel().take(landing)
     if weights is None:
-        return frame_means(sp, t, values[src])
+        return frame_means(sp, t, values.take(src))
     first, last = sp.offsets[t], sp.offsets[t + 1]
     local = sp.labels[t].ravel() - first
-    w = weights[src].ravel()
+    w = weights.take(src).ravel()
     if valid is not None:
         w = w * valid.ravel()
-    total = np.bincount(local, w * values[src].ravel(), last - first)
+    total = np.bincount(local, w * values.take(src).ravel(), last - first)
     norm = np.bincount(local, w, last - first)
     return np.divide(total, norm, out=np.zeros_like(total), where=norm > 0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 
 def add_arguments(parser) -> None:
@@ -14,6 +15,12 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> None:
+    import cv2
+
     from mcnn.motion.video import run
 
+    # OpenCV keeps a thread per core whatever the job was given; on the threads Snakemake gives
+    # the rule (OMP_NUM_THREADS) DIS spends ~10 % less CPU time for the same flow.
+    if "OMP_NUM_THREADS" in os.environ:
+        cv2.setNumThreads(int(os.environ["OMP_NUM_THREADS"]))
     run(args.index, args.video, json.loads(args.params), args.output, args.seed)
