@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from tiny_workflow import REPO, RESULTS, USES_THE_TINY_RUN, finished_run, ran_jobs, snakemake
 
 pytestmark = USES_THE_TINY_RUN
@@ -22,6 +23,15 @@ ALL_RULES = {
     "evaluate_voc", "results_table", "colocalize", "qualitative", "label_curves",
     "stage_timings",
 }  # fmt: skip
+
+
+def test_under_loadgroup_the_tiny_run_tests_share_a_worker(request):
+    """`make test` runs pytest-xdist with `--dist loadgroup`: the tests of the tiny run must
+    stay on one worker, or each worker builds the run again (pytest 9.2 with pytest-xdist 3.8
+    split every group without a word, pyproject.toml)."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("runs under pytest-xdist --dist loadgroup only (make test)")
+    assert request.node.nodeid.endswith("@tiny_run"), request.node.nodeid
 
 
 def declared_rules() -> set[str]:
