@@ -9,9 +9,10 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # each one compiles torch's modules from source again, ~8 s per job (16 s of a 4-iteration
 # training job). Python writes the bytecode on first use instead.
 unexport PYTHONDONTWRITEBYTECODE
-# pip's configured indexes, find-links and constraints, as uv options (empty where pip has none).
+# pip's configured indexes, find-links and constraints, as uv options (empty where pip has
+# none); `=`: asked of pip only when the install runs.
 pip_setting = $(shell $(PYTHON) -m pip config get global.$(1) 2>/dev/null)
-UV_PIP_SETTINGS := $(addprefix --extra-index-url ,$(call pip_setting,extra-index-url)) \
+UV_PIP_SETTINGS = $(addprefix --extra-index-url ,$(call pip_setting,extra-index-url)) \
   $(addprefix --find-links ,$(call pip_setting,find-links)) \
   $(addprefix --constraint ,$(call pip_setting,constraint))
 
