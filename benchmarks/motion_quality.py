@@ -12,11 +12,12 @@ Three figures per shot:
 - "baseline": the trivial baseline of issue #10 -- DIS flow (medium preset) at longer side 400,
   magnitude of (flow - the frame's median flow), an Otsu threshold per frame.
 - "cv": leave-one-sequence-out over the candidate settings of `CANDIDATES` and the choice
-  rules of `CHOICE_VARIANTS`: for each sequence, the candidate with the best mean J over the
-  shots (whole and windows) of the *other* 19 sequences is picked and its J on the held-out
-  sequence's shots is reported. Only this figure is held out; the default figure is in-sample
-  whenever the defaults were chosen by looking at these sequences (they are: the defaults are
-  the candidate picked on all 20).
+  rules of `CHOICE_VARIANTS`, each without and with the guard `motion.choice_min_valid` at the
+  values of `MIN_VALID_GRID` (`--min-valid-grid`): for each sequence, the candidate with the
+  best mean J over the shots (whole and windows) of the *other* 19 sequences is picked and its
+  J on the held-out sequence's shots is reported. Only this figure is held out; the default
+  figure is in-sample whenever the defaults were chosen by looking at these sequences (they
+  are: the defaults are the candidate picked on all 20).
 
 Flows and per-setting scores are cached under results/bench/motion/ (not committed), so a grid
 costs each candidate's FST run once. Speed: frames per CPU-second on one thread, flow + FST
@@ -26,6 +27,7 @@ costs each candidate's FST run once. Speed: frames per CPU-second on one thread,
     python benchmarks/motion_quality.py --sequences bear girl --no-cv
     python benchmarks/motion_quality.py --params '{"fst": {"superpixels": 1000}}' --no-cv
     python benchmarks/motion_quality.py --flows-only dis:fast dis:medium   # J of flows alone
+    python benchmarks/motion_quality.py --window 0 --min-valid-grid   # whole; grid, no guard
 """
 
 from __future__ import annotations
@@ -112,6 +114,10 @@ CANDIDATES |= {
 # fst settings added after scores were cached, at the value that leaves FST as it was: left out
 # of the cache keys at that value, so that the earlier scores stay valid.
 ADDED_OFF = {"gap_flow": 1, "camera_compensation": "none"}
+# Issue #32, fixed before any was scored: every choice rule of CHOICE_VARIANTS (but "A" and "B",
+# which choose nothing) also with the guard `motion.choice_min_valid` at these values, as further
+# candidates ("..., min valid 0.5"); `--min-valid-grid` with no value: the grid without them.
+MIN_VALID_GRID = (0.5,)
 
 
 @dataclass
@@ -321,6 +327,8 @@ def evaluate(seq: Sequence, motion: dict, table: ScoreTable, seed: int, fresh=Fa
     flows_key = {"flow": settings[0]}
     if len(settings) > 1:
         flows_key = {"flows": settings, "choose_by": motion["choose_by"]}
+        if motion["choice_min_valid"]:  # off: the key of the scores cached before the guard
+            flows_key["choice_min_valid"] = motion["choice_min_valid"]
     key = _key({**flows_key, "fst": motion["fst"]})
     row = None if fresh else table.get(key, seq)
     if row is not None:
@@ -347,9 +355,12 @@ def evaluate(seq: Sequence, motion: dict, table: ScoreTable, seed: int, fresh=Fa
     return row
 
 
-def evaluate_rules(seq: Sequence, motion: dict, seed: int) -> dict[str, float]:
-    """J of each rule of the two-flow choice (see CHOICE_VARIANTS) with settings `motion` on one
-    sequence; FST's masks per flow and their criteria are cached, so rules cost nothing more."""
+def evaluate_rules(
+    seq: Sequence, motion: dict, seed: int, min_valid_grid=MIN_VALID_GRID
+) -> dict[str, float]:
+    """J of each rule of the two-flow choice (see CHOICE_VARIANTS), without and with the guard at
+    each value of `min_valid_grid`, with settings `motion` on one sequence; FST's masks per flow
+    and their criteria are cached, so rules cost nothing more."""
     settings = flow_settings(motion)
     key = _key({"flows": settings, "fst": motion["fst"]})
     path = CACHE / "rules" / key / f"{seq.dataset}-{seq.name}.json"
@@ -369,9 +380,12 @@ def evaluate_rules(seq: Sequence, motion: dict, seed: int) -> dict[str, float]:
         tmp.write_text(json.dumps(entry))
         tmp.rename(path)
     js, criteria = entry["J"], entry["criteria"]
-    rules = {"A": js[0], "B": js[1], "vote": js[choice.pick(criteria, "vote")[0]]}
-    for name in criteria[0]:
-        rules[f"criterion {name}"] = js[choice.pick(criteria, name)[0]]
+    rules = {"A": js[0], "B": js[1]}
+    for min_valid in (0.0, *min_valid_grid):
+        guard = f", min valid {min_valid:g}" if min_valid else ""
+        rules["vote" + guard] = js[choice.pick(criteria, "vote", min_valid)[0]]
+        for name in criteria[0]:
+            rules[f"criterion {name}{guard}"] = js[choice.pick(criteria, name, min_valid)[0]]
     return rules
 
 
@@ -414,6 +428,15 @@ def main() -> None:
         metavar="N",
         help=f"also score consecutive N-frame windows as shots (default {WINDOW}; 0: none)",
     )
+    parser.add_argument(
+        "--min-valid-grid",
+        nargs="*",
+        type=float,
+        default=list(MIN_VALID_GRID),
+        metavar="V",
+        help="values of motion.choice_min_valid added to the cv grid per choice rule "
+        f"(default {' '.join(map(str, MIN_VALID_GRID))}; none: the grid without the guard)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     cv2.setNumThreads(1)
@@ -444,7 +467,7 @@ def main() -> None:
             per_candidate[name][seq.name] = evaluate(seq, settings, table, args.seed)["J"]
         for variant, overrides in ({} if args.no_cv else CHOICE_VARIANTS).items():
             settings = mcnn_config.validate({"motion": overrides})["motion"]
-            for rule, j in evaluate_rules(seq, settings, args.seed).items():
+            for rule, j in evaluate_rules(seq, settings, args.seed, args.min_valid_grid).items():
                 per_candidate.setdefault(variant + rule, {})[seq.name] = j
         row = {
             "dataset": seq.dataset,

@@ -55,6 +55,30 @@ def test_a_single_criterion_rule_keeps_its_best_and_every_rule_is_a_setting():
     assert set(section["properties"]["choose_by"]["enum"]) == names | {"vote"}
 
 
+def test_the_valid_frames_guard_leaves_out_a_fragment_unless_no_segmentation_is_valid():
+    """A fragment (1 % of the frame, outside the 2.5-50 % pruning bounds in every frame) that the
+    motion boundaries outline best wins outline_boundary_own; with motion.choice_min_valid the
+    segmentation that training can use is kept (mallard-water, issue #32)."""
+    steady = square_masks()  # 16 % of the frame
+    fragment = square_masks(side=4)
+    outline = np.stack([cv2.dilate(m.astype(np.uint8), np.ones((3, 3))) != cv2.erode(
+        m.astype(np.uint8), np.ones((3, 3))) for m in fragment]).astype(np.float32)  # fmt: skip
+    inside = np.stack([fragment, fragment])
+    boundary = np.stack([outline, outline])
+    rule = "outline_boundary_own"
+    index, _, scores = choice.choose([steady, fragment], inside, boundary, rule)
+    assert index == 1 and scores[0]["valid_frames"] == 1.0 and scores[1]["valid_frames"] == 0.0
+    index, points, _ = choice.choose([steady, fragment], inside, boundary, rule, min_valid=0.5)
+    assert index == 0 and list(points) == [1, 0]
+    index, points, _ = choice.choose([fragment, steady], inside, boundary, "vote", min_valid=0.5)
+    assert index == 1 and points[0] == 0 < points[1]
+    # None reaches the guard: all stay eligible, the rule decides as without it.
+    below = [{**s, "valid_frames": v} for s, v in zip(scores, (0.3, 0.1), strict=True)]
+    index, points = choice.pick(below, rule, 0.5)
+    assert index == 1 and list(points) == [0, 1]
+    assert config.validate({})["motion"]["choice_min_valid"] == 0  # off by default
+
+
 def test_the_chosen_segmentation_is_fst_on_that_flow_alone():
     frames, _ = moving_object_clip(n_frames=6)
     cfg = config.validate({"motion": {"alternative_flows": [{"dis_preset": "fast"}]}})["motion"]

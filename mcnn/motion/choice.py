@@ -7,7 +7,9 @@ A segmentation that failed that way shows it without ground truth: its masks fli
 frame to frame, their outlines leave the motion boundaries, they agree less with what moves.
 Each criterion below scores one of these signs. The rule (`motion.choose_by`) is one criterion
 alone, or the vote of all of them (each gives a point to the segmentation(s) it scores best,
-the most points win); ties keep the first, the `motion.flow` setting. The criteria were all
+the most points win); ties keep the first, the `motion.flow` setting. With
+`motion.choice_min_valid`, segmentations with too few frames inside the pruning bounds are
+left out of the choice first. The criteria were all
 written down before any choice was scored; the default rule was then picked by the
 leave-one-sequence-out of benchmarks/motion_quality.py among every rule, so its held-out figure
 is known (CHANGELOG.md, motion benchmark).
@@ -78,16 +80,34 @@ def vote(scores: list[dict]) -> tuple[int, np.ndarray]:
     return int(np.argmax(points)), points
 
 
-def pick(scores: list[dict], rule: str) -> tuple[int, np.ndarray]:
+def pick(scores: list[dict], rule: str, min_valid: float = 0.0) -> tuple[int, np.ndarray]:
     """(index of the winner, points per segmentation) by `rule`: "vote", or the name of one
-    criterion alone (a point to the best; ties: the first)."""
+    criterion alone (a point to the best; ties: the first).
+
+    `min_valid` (`motion.choice_min_valid`): segmentations whose valid_frames is below it are
+    left out (no points) when at least one reaches it. Frames outside VALID_AREA are pruned
+    from training, so a segmentation with few valid frames leaves little to train on whatever
+    its other criteria say (mallard-water: 27 of 80 frames empty, yet the best outline)."""
+    kept = [i for i, s in enumerate(scores) if s["valid_frames"] >= min_valid]
+    kept = kept or list(range(len(scores)))
+    subset = [scores[i] for i in kept]
     if rule == "vote":
-        return vote(scores)
-    values = np.array([s[rule] for s in scores])
-    return int(np.argmax(values)), (values == values.max()).astype(int)
+        best, subset_points = vote(subset)
+    else:
+        values = np.array([s[rule] for s in subset])
+        best, subset_points = int(np.argmax(values)), (values == values.max()).astype(int)
+    points = np.zeros(len(scores), int)
+    points[kept] = subset_points
+    return kept[best], points
 
 
-def choose(masks: list[np.ndarray], inside: np.ndarray, boundary: np.ndarray, rule: str = "vote"):
+def choose(
+    masks: list[np.ndarray],
+    inside: np.ndarray,
+    boundary: np.ndarray,
+    rule: str = "vote",
+    min_valid: float = 0.0,
+):
     """(index of the chosen segmentation, points per segmentation, scores per segmentation)."""
     scores = [criteria(m, i, inside, boundary) for i, m in enumerate(masks)]
-    return (*pick(scores, rule), scores)
+    return (*pick(scores, rule, min_valid), scores)

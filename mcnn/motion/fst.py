@@ -136,6 +136,7 @@ def segment_shot(
             np.stack([stages.inside for stages, _ in runs]),
             np.stack([boundary for _, boundary in runs]),
             cfg["choose_by"],
+            cfg["choice_min_valid"],
         )
     stages, boundary = runs[chosen]
     return ShotSegmentation(
