@@ -173,6 +173,10 @@ def motion_files(wildcards):
     ]
 
 
+# The motion settings FST's segmentation of a shot reads (mcnn.motion.fst.segment_shot).
+FST_SETTINGS = ("flow", "alternative_flows", "choose_by", "choice_min_valid", "fst")
+
+
 def motion_step_settings():
     """The motion settings the motion-segment step reads (its rerun trigger), per method."""
     motion = config["motion"]
@@ -182,10 +186,7 @@ def motion_step_settings():
             "external": motion["external"],
             "flow": {"max_side": motion["flow"]["max_side"]},
         }
-    return {
-        key: motion[key]
-        for key in ("method", "flow", "alternative_flows", "choose_by", "fst")
-    }
+    return {key: motion[key] for key in ("method", *FST_SETTINGS)}
 
 
 def motion_figure_targets():

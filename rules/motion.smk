@@ -110,12 +110,7 @@ rule motion_figures:
         mem_mb=3000,
         runtime=30,
     params:
-        settings=as_json(
-            {
-                key: config["motion"][key]
-                for key in ("flow", "alternative_flows", "choose_by", "fst")
-            }
-        ),
+        settings=as_json({key: config["motion"][key] for key in FST_SETTINGS}),
         frames=config["motion"]["figures"]["frames"],
         seed=config["seed"],
     shell:
