@@ -61,3 +61,23 @@ def test_training_gains_are_the_last_tenth_per_fold(tmp_path):
     assert gains.loc["B", "gain"] == pytest.approx(-0.1) and gains.loc["B", "sequences"] == 2
     assert gains.loc["B", "worst_sequence"] == "b1_s000"
     assert gains.loc["B", "worst_gain"] == pytest.approx(-0.2)
+
+
+def test_calibrated_scores_let_the_tags_win_on_the_masks_share_of_pixels():
+    import numpy as np
+    from label_levers import calibrated, to_grid  # benchmarks/, on the path above
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=(2, 10, 10)).transpose(0, 3, 1, 2)  # (B, K, H, W)
+    masks = np.zeros((2, 10, 10), np.uint8)
+    masks[:, :3] = 1  # 30 % of the pixels
+    shifted = calibrated(probs, masks, (2,))
+    np.testing.assert_allclose(shifted.sum(1), 1, rtol=1e-5)
+    assert (shifted[:, 2] > shifted[:, 0]).mean() == pytest.approx(0.3, abs=0.01)
+    # the other classes keep their ratios; an empty mask leaves the scores alone
+    np.testing.assert_allclose(shifted[:, 1] / shifted[:, 3], probs[:, 1] / probs[:, 3], rtol=1e-4)
+    assert calibrated(probs, np.zeros_like(masks), (2,)) is probs
+    # the grid keeps an object where it covers at least half of a cell
+    labels = np.zeros((1, 4, 4), np.uint8)
+    labels[0, :2, :1] = 3  # half of the top-left 2x2 cell
+    assert to_grid(labels, 2).tolist() == [[[True, False], [False, False]]]
