@@ -38,6 +38,9 @@ from mcnn.labels import infer_batch
 from mcnn.train.label_quality import pooled_iou
 
 ENERGIES = {"paper": PAPER, "configured": {}}
+#: The network term's weight for every source: the paper's first-training alpha, and the one the
+#: davis config fine-tunes with (labels.alpha_finetune).
+ALPHA = 1.0
 
 
 def calibrated(probs: np.ndarray, masks: np.ndarray, tags) -> np.ndarray:
@@ -73,7 +76,7 @@ def labels_of(batch, probs, tags, labels_cfg, overrides) -> np.ndarray:
     rng = np.random.default_rng(list(batch.seed))
     cfg = {**labels_cfg, **overrides}
     return infer_batch(
-        batch.small_frames, batch.small_masks, probs, tags, cfg, "mcnn", alpha=1.0, rng=rng
+        batch.small_frames, batch.small_masks, probs, tags, cfg, "mcnn", alpha=ALPHA, rng=rng
     ).labels
 
 
