@@ -31,10 +31,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from label_quality import PAPER, folds, network_scores, training_batches
+from label_quality import (
+    PAPER,
+    energy_labels,
+    flat_scores,
+    folds,
+    network_scores,
+    training_batches,
+)
 
 from mcnn.config import load
-from mcnn.labels import infer_batch
 from mcnn.train.label_quality import pooled_iou
 
 ENERGIES = {"paper": PAPER, "configured": {}}
@@ -67,17 +73,8 @@ def to_grid(labels: np.ndarray, side: int) -> np.ndarray:
 def scores_of(path: str | None, batches, classes: int, side: int) -> list[np.ndarray]:
     """Flat 1/K scores (`path` None) or the network's, at `side`."""
     if path is None:
-        return [np.full((len(b.frames), classes, side, side), 1 / classes, np.float32)
-                for *_, b in batches]  # fmt: skip
+        return flat_scores(batches, classes, side)
     return network_scores(path, batches, side)
-
-
-def labels_of(batch, probs, tags, labels_cfg, overrides) -> np.ndarray:
-    rng = np.random.default_rng(list(batch.seed))
-    cfg = {**labels_cfg, **overrides}
-    return infer_batch(
-        batch.small_frames, batch.small_masks, probs, tags, cfg, "mcnn", alpha=ALPHA, rng=rng
-    ).labels
 
 
 def measure(config, grid, batches, side, sources, lever, calibrate=False) -> list[dict]:
@@ -94,7 +91,7 @@ def measure(config, grid, batches, side, sources, lever, calibrate=False) -> lis
                 probs = calibrated(probs, batch.small_masks, tags)
             truth = grid[index][2].small_truth > 0
             for energy, overrides in ENERGIES.items():
-                labels = labels_of(batch, probs, tags, config["labels"], overrides)
+                labels = energy_labels(batch, probs, tags, config["labels"], overrides, ALPHA)
                 rows.append(
                     {"lever": lever, "source": source, "energy": energy, "sequence": sequence,
                      "iou": pooled_iou(to_grid(labels, grid_side), truth)}

@@ -108,6 +108,12 @@ def network_scores(checkpoint: str, batches, label_side: int) -> list[np.ndarray
     return scores
 
 
+def flat_scores(batches, classes: int, side: int) -> list[np.ndarray]:
+    """1/K scores (B, K, side, side) for each batch: a network that knows nothing."""
+    return [np.full((len(b.frames), classes, side, side), 1 / classes, np.float32)
+            for *_, b in batches]  # fmt: skip
+
+
 def energy_labels(batch, probs, tags, labels_cfg, overrides, alpha) -> np.ndarray:
     cfg = {**labels_cfg, **overrides}
     rng = np.random.default_rng(list(batch.seed))
@@ -304,14 +310,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     data, batches = training_batches(args.results, config, args.batches)
-    flat = [
-        np.full(
-            (len(b.frames), 1 + len(data.classes), data.label_side, data.label_side),
-            1 / (1 + len(data.classes)),
-            np.float32,
-        )
-        for _, _, b in batches
-    ]
+    flat = flat_scores(batches, 1 + len(data.classes), data.label_side)
     sources = {"flat": (flat, labels_cfg["alpha"])}
     for text in args.checkpoint:
         name, path, alpha = parse_checkpoint(text, labels_cfg["alpha"])
